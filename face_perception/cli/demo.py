@@ -1,0 +1,143 @@
+"""``face-perception demo``: the ROS node on bundled sample frames, over real DDS, no camera.
+
+A player node publishes each sample frame as sensor_msgs/Image on ``image``, waits for
+the face_perception node's FaceArray on ``faces`` (matched by header stamp) and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="parameters YAML for the node (default: built-in defaults)")
+    parser.add_argument("--json", action="store_true", help="print each FaceArray as one JSON object")
+    parser.add_argument("--timeout-s", type=float, default=30.0, help="give up waiting for a result after this long")
+
+
+def sample_frames() -> list[tuple[str, np.ndarray]]:
+    """The demo sequence: every bundled sample, plus the first one mirrored and shrunk."""
+    frames = []
+    for path in sorted(SAMPLES_DIR.glob("*.jpg")):
+        frames.append((path.name, cv2.imread(str(path), cv2.IMREAD_COLOR)))
+    name, first = frames[0]
+    frames.insert(1, (f"{name} (mirrored)", np.ascontiguousarray(first[:, ::-1])))
+    frames.insert(2, (f"{name} (half size)", cv2.resize(first, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)))
+    return frames
+
+
+def face_array_to_json(msg: Any) -> dict[str, Any]:
+    """A FaceArray message as a JSON-ready dict (the analyze --json face shape, plus id)."""
+    labels = msg.faces[0].EMOTION_LABELS.split(",") if msg.faces else []
+    faces = []
+    for face in msg.faces:
+        faces.append(
+            {
+                "id": int(face.id),
+                "box": [round(v, 2) for v in (face.x_min, face.y_min, face.x_max, face.y_max)],
+                "score": round(face.detection_score, 4),
+                "landmarks": [
+                    [round(float(x), 2), round(float(y), 2)]
+                    for x, y in zip(face.landmarks_x, face.landmarks_y, strict=True)
+                ],
+                "emotion": {
+                    "label": face.emotion,
+                    "scores": {k: round(float(v), 4) for k, v in zip(labels, face.emotion_scores, strict=True)},
+                }
+                if face.emotion
+                else None,
+                "gender": {"label": face.gender, "score": round(face.gender_score, 4)} if face.gender else None,
+                "age": None if np.isnan(face.age) else round(face.age, 1),
+                "eyeglasses": None
+                if np.isnan(face.eyeglasses_probability)
+                else {"probability": round(face.eyeglasses_probability, 4), "worn": bool(face.eyeglasses)},
+            }
+        )
+    return {
+        "stamp": {"sec": msg.header.stamp.sec, "nanosec": msg.header.stamp.nanosec},
+        "frame_id": msg.header.frame_id,
+        "image_size": [msg.image_width, msg.image_height],
+        "processing_ms": round(1000.0 * msg.processing_time_s, 1),
+        "faces": faces,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+    from face_perception.cli.results_json import describe_face_json
+    from face_perception.core.config import load_parameters_yaml
+    from face_perception.msg import FaceArray
+    from face_perception.ros.conversions import bgr_to_image
+    from face_perception.ros.node import FacePerceptionNode
+
+    overrides = []
+    if args.config:
+        overrides = [Parameter(k, value=v) for k, v in load_parameters_yaml(args.config).items()]
+    rclpy.init()
+    executor = SingleThreadedExecutor()
+    perception = FacePerceptionNode(parameter_overrides=overrides)
+    player = Node("face_perception_demo_player")
+    received: dict[tuple[int, int], Any] = {}
+    image_pub = player.create_publisher(Image, "image", 10)
+    player.create_subscription(
+        FaceArray, "faces", lambda m: received.__setitem__((m.header.stamp.sec, m.header.stamp.nanosec), m), 10
+    )
+    executor.add_node(perception)
+    executor.add_node(player)
+    out = sys.stdout
+    failures = 0
+    try:
+        _wait_for(executor, lambda: image_pub.get_subscription_count() > 0, args.timeout_s)
+        for name, frame in sample_frames():
+            header = Header(frame_id="camera", stamp=player.get_clock().now().to_msg())
+            key = (header.stamp.sec, header.stamp.nanosec)
+            image_pub.publish(bgr_to_image(frame, header))
+            if not _wait_for(executor, lambda key=key: key in received, args.timeout_s):
+                out.write(f"{name}: no result within {args.timeout_s} s\n")
+                failures += 1
+                continue
+            result = face_array_to_json(received.pop(key))
+            if args.json:
+                out.write(json.dumps({"image": name, **result}) + "\n")
+            else:
+                out.write(f"{name}: {len(result['faces'])} face(s), {result['processing_ms']} ms, stamp echoed\n")
+                for face in result["faces"]:
+                    out.write(f"  {describe_face_json({**face, 'track_id': face['id']})}\n")
+            out.flush()
+        stats = perception.stats
+        if not args.json:
+            out.write(
+                f"node: {stats.received} frames received, {stats.processed} processed, "
+                f"{stats.dropped} dropped, {stats.failed} failed\n"
+            )
+    finally:
+        executor.shutdown()
+        perception.destroy_node()
+        player.destroy_node()
+        rclpy.try_shutdown()
+    return 1 if failures else 0
+
+
+def _wait_for(executor, condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        executor.spin_once(timeout_sec=0.05)
+    return condition()

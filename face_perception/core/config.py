@@ -1,0 +1,177 @@
+"""Pipeline configuration: one dataclass tree, read from the same YAML the ROS node uses.
+
+Parameter names are flat and dotted (``detector.score_threshold``), exactly as the
+node declares them, so a ``ros__parameters`` block and the CLI agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from face_perception.core.errors import ConfigError
+
+HEAD_NAMES: tuple[str, ...] = ("emotion", "gender", "age")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Face detector settings."""
+
+    model: str = "retinaface_mnet025"
+    score_threshold: float = 0.7
+    nms_iou_threshold: float = 0.4
+    max_input_side_px: int = 640
+    min_face_size_px: float = 10.0
+    max_faces: int = 32
+
+    def validate(self) -> None:
+        _check_range("detector.score_threshold", self.score_threshold, 0.0, 1.0)
+        _check_range("detector.nms_iou_threshold", self.nms_iou_threshold, 0.0, 1.0)
+        _check_range("detector.max_input_side_px", self.max_input_side_px, 32, 4096)
+        _check_range("detector.min_face_size_px", self.min_face_size_px, 0.0, 10000.0)
+        _check_range("detector.max_faces", self.max_faces, 1, 1000)
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """One classifier head: whether it runs and which model (manifest id) it uses."""
+
+    enabled: bool
+    model: str
+
+
+def _default_heads() -> dict[str, HeadConfig]:
+    return {
+        "emotion": HeadConfig(enabled=True, model="emotion_mini_xception"),
+        "gender": HeadConfig(enabled=True, model="gender_dlib_v1"),
+        "age": HeadConfig(enabled=True, model="age_dlib_v1"),
+    }
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything the face pipeline needs; the ROS node and the CLI build the same one."""
+
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    heads: dict[str, HeadConfig] = field(default_factory=_default_heads)
+    models_dir: str = ""
+    max_image_side_px: int = 8192
+    num_threads: int = 1
+
+    def validate(self) -> PipelineConfig:
+        self.detector.validate()
+        _check_range("max_image_side_px", self.max_image_side_px, 16, 65536)
+        _check_range("num_threads", self.num_threads, 0, 64)
+        for name, head in self.heads.items():
+            if name not in HEAD_NAMES:
+                raise ConfigError(f"unknown head {name!r}; known heads: {', '.join(HEAD_NAMES)}")
+            if head.enabled and not head.model:
+                raise ConfigError(f"{name}.model must name a model of the manifest")
+        return self
+
+    def to_parameters(self) -> dict[str, Any]:
+        """Flat ``{dotted.name: value}`` view, the form ROS parameters take."""
+        params: dict[str, Any] = {
+            f"detector.{f.name}": getattr(self.detector, f.name) for f in dataclasses.fields(DetectorConfig)
+        }
+        for name, head in self.heads.items():
+            params[f"{name}.enabled"] = head.enabled
+            params[f"{name}.model"] = head.model
+        params["models_dir"] = self.models_dir
+        params["max_image_side_px"] = self.max_image_side_px
+        params["num_threads"] = self.num_threads
+        return params
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, Any]) -> PipelineConfig:
+        """Build from flat dotted names; names not given keep their defaults.
+
+        Raises:
+            ConfigError: a value has the wrong type or is out of range.
+        """
+        defaults = cls()
+        known = defaults.to_parameters()
+        values = dict(known)
+        for name, value in params.items():
+            if name in known:
+                values[name] = _coerce(name, value, known[name])
+        detector = DetectorConfig(**{f.name: values[f"detector.{f.name}"] for f in dataclasses.fields(DetectorConfig)})
+        heads = {
+            name: HeadConfig(enabled=values[f"{name}.enabled"], model=values[f"{name}.model"])
+            for name in defaults.heads
+        }
+        return cls(
+            detector=detector,
+            heads=heads,
+            models_dir=values["models_dir"],
+            max_image_side_px=values["max_image_side_px"],
+            num_threads=values["num_threads"],
+        ).validate()
+
+
+def load_parameters_yaml(path: str | Path, node_name: str = "face_perception") -> dict[str, Any]:
+    """Read a ROS 2 parameters file and return the node's parameters as flat dotted names.
+
+    Accepts ``node_name`` or the wildcard ``/**`` as the top-level key.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or has no parameters for the node.
+    """
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"cannot read parameters file {path}: {error}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping of node names to ros__parameters")
+    for key in (node_name, f"/{node_name}", "/**"):
+        block = document.get(key)
+        if isinstance(block, dict) and isinstance(block.get("ros__parameters"), dict):
+            return _flatten(block["ros__parameters"])
+    raise ConfigError(f"{path}: no '{node_name}: ros__parameters:' block")
+
+
+def load_pipeline_config(path: str | Path | None = None) -> PipelineConfig:
+    """The pipeline configuration of a parameters file (the defaults when path is None)."""
+    if path is None:
+        return PipelineConfig().validate()
+    return PipelineConfig.from_parameters(load_parameters_yaml(path))
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    expected = type(default)
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif expected is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(value, expected):
+        return value
+    raise ConfigError(f"{name} must be a {expected.__name__}, got {value!r}")
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")

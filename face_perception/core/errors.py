@@ -1,0 +1,21 @@
+"""Named errors of the core library. Every failure a caller can act on has one."""
+
+
+class FacePerceptionError(Exception):
+    """Base class of every error raised on purpose by face_perception."""
+
+
+class ConfigError(FacePerceptionError):
+    """A configuration value is missing, of the wrong type or out of range."""
+
+
+class ModelError(FacePerceptionError):
+    """A model file is missing, unreadable, or does not match its declared spec."""
+
+
+class ModelIntegrityError(ModelError):
+    """A model file's sha256 differs from the one recorded in the manifest."""
+
+
+class ImageError(FacePerceptionError):
+    """An image cannot be used: empty, truncated, undecodable, wrong size or type."""

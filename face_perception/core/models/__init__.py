@@ -1,0 +1,1 @@
+"""One class per network, each with its own pre- and post-processing."""

@@ -1,0 +1,53 @@
+"""What every face-chip model shares: spec checks, batching, one ONNX call per batch."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import onnxruntime as ort
+
+from face_perception.core.errors import ModelError
+from face_perception.core.preprocess import chips_to_tensor
+from face_perception.core.runtime import InputSpec, ModelEntry, ModelStore, check_session_io
+
+
+class ChipModel:
+    """A network that takes aligned face chips [N, C, size, size] and returns one row per chip.
+
+    Subclasses set ``task`` (the manifest task they accept) and ``result_field`` (the
+    FaceResult field they fill), and implement ``_postprocess``.
+    """
+
+    task: ClassVar[str]
+    result_field: ClassVar[str]
+
+    def __init__(self, entry: ModelEntry, session: ort.InferenceSession) -> None:
+        if entry.task != self.task:
+            raise ModelError(f"model {entry.model_id!r} is a {entry.task} model, not {self.task}")
+        check_session_io(session, entry.model_id, inputs=1)
+        self.entry = entry
+        self.spec: InputSpec = entry.input_spec
+        self._session = session
+        model_input = session.get_inputs()[0]
+        channels = 1 if self.spec.color == "gray" else 3
+        expected = [channels, self.spec.size, self.spec.size]
+        if list(model_input.shape[1:]) != expected:
+            raise ModelError(f"model {entry.model_id!r} takes {model_input.shape}, manifest declares [N, {expected}]")
+        self._input_name = model_input.name
+
+    @classmethod
+    def from_store(cls, store: ModelStore, model_id: str) -> ChipModel:
+        return cls(store.entry(model_id), store.session(model_id))
+
+    def predict(self, chips_bgr: np.ndarray) -> list[Any]:
+        """One result per uint8 BGR chip [N, size, size, 3], all chips in one network call."""
+        if len(chips_bgr) == 0:
+            return []
+        outputs = self._session.run(None, {self._input_name: chips_to_tensor(chips_bgr, self.spec)})[0]
+        if outputs.shape[0] != len(chips_bgr):
+            raise ModelError(f"{self.entry.model_id}: {outputs.shape[0]} rows for {len(chips_bgr)} chips")
+        return self._postprocess(np.asarray(outputs, dtype=np.float32))
+
+    def _postprocess(self, outputs: np.ndarray) -> list[Any]:
+        raise NotImplementedError

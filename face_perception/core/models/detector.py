@@ -1,0 +1,113 @@
+"""RetinaFace (MobileNet-0.25) face detector: boxes, scores and five landmarks."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from face_perception.core.config import DetectorConfig
+from face_perception.core.nms import nms
+from face_perception.core.runtime import ModelStore, check_session_io
+from face_perception.core.types import Box, Detection
+
+_STRIDES = (8, 16, 32)
+_ANCHOR_SIZES = ((16, 32), (64, 128), (256, 512))
+_CENTER_VARIANCE = 0.1
+_SIZE_VARIANCE = 0.2
+_OUTPUTS = ("loc", "conf", "landmarks")
+
+
+@lru_cache(maxsize=8)
+def prior_boxes(height: int, width: int) -> np.ndarray:
+    """Anchors [A, 4] as (cx, cy, w, h) in pixels, in the network's output order."""
+    per_stride = []
+    for stride, sizes in zip(_STRIDES, _ANCHOR_SIZES, strict=True):
+        rows, cols = math.ceil(height / stride), math.ceil(width / stride)
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        centers = np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
+        centers = np.repeat(centers, len(sizes), axis=0)
+        wh = np.tile(np.array([[s, s] for s in sizes], dtype=np.float64), (rows * cols, 1))
+        per_stride.append(np.hstack([centers, wh]))
+    anchors = np.vstack(per_stride).astype(np.float32)
+    anchors.setflags(write=False)
+    return anchors
+
+
+def decode(loc: np.ndarray, landmarks: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decode regressions against anchors: boxes [A, 4] (x1, y1, x2, y2) and landmarks [A, 5, 2], pixels."""
+    centers = anchors[:, :2] + loc[:, :2] * _CENTER_VARIANCE * anchors[:, 2:]
+    sizes = anchors[:, 2:] * np.exp(loc[:, 2:] * _SIZE_VARIANCE)
+    boxes = np.hstack([centers - sizes / 2, centers + sizes / 2])
+    offsets = landmarks.reshape(-1, 5, 2)
+    points = anchors[:, None, :2] + offsets * _CENTER_VARIANCE * anchors[:, None, 2:]
+    return boxes, points
+
+
+class RetinaFaceDetector:
+    """Finds faces in a BGR image; boxes and landmarks come back in the image's pixels."""
+
+    def __init__(
+        self,
+        config: DetectorConfig,
+        session: ort.InferenceSession,
+        mean_bgr: tuple[float, float, float] = (104.0, 117.0, 123.0),
+        model_id: str = "detector",
+    ) -> None:
+        check_session_io(session, model_id, inputs=1, outputs=_OUTPUTS)
+        self.config = config
+        self.mean_bgr = np.asarray(mean_bgr, dtype=np.float32)
+        self._session = session
+        self._input_name = session.get_inputs()[0].name
+
+    @classmethod
+    def from_store(cls, config: DetectorConfig, store: ModelStore) -> RetinaFaceDetector:
+        entry = store.entry(config.model)
+        return cls(config, store.session(config.model), tuple(entry.raw["input"]["mean"]), config.model)
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Faces of one uint8 BGR image [H, W, 3], highest score first."""
+        tensor, scale = self._preprocess(image_bgr)
+        loc, conf, landmarks = self._session.run(list(_OUTPUTS), {self._input_name: tensor})
+        return self._postprocess(loc[0], conf[0], landmarks[0], tensor.shape[2:], scale)
+
+    def _preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
+        height, width = image_bgr.shape[:2]
+        scale = min(1.0, self.config.max_input_side_px / max(height, width))
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image_bgr = cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
+        tensor = image_bgr.astype(np.float32) - self.mean_bgr
+        return np.ascontiguousarray(tensor.transpose(2, 0, 1)[None]), scale
+
+    def _postprocess(
+        self,
+        loc: np.ndarray,
+        conf: np.ndarray,
+        landmarks: np.ndarray,
+        input_hw: tuple[int, int],
+        scale: float,
+    ) -> list[Detection]:
+        scores = conf[:, 1]
+        candidates = np.flatnonzero(scores >= self.config.score_threshold)
+        if candidates.size == 0:
+            return []
+        anchors = prior_boxes(int(input_hw[0]), int(input_hw[1]))[candidates]
+        boxes, points = decode(loc[candidates], landmarks[candidates], anchors)
+        boxes /= scale
+        points /= scale
+        scores = scores[candidates]
+        big_enough = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.config.min_face_size_px
+        boxes, points, scores = boxes[big_enough], points[big_enough], scores[big_enough]
+        keep = nms(boxes, scores, self.config.nms_iou_threshold, self.config.max_faces)
+        return [
+            Detection(
+                box=Box(*(float(v) for v in boxes[i])),
+                score=float(scores[i]),
+                landmarks=points[i].astype(np.float32),
+            )
+            for i in keep
+        ]

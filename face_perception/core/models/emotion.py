@@ -1,0 +1,24 @@
+"""Facial expression classifier over the seven FER2013 classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from face_perception.core.errors import ModelError
+from face_perception.core.models.base import ChipModel
+from face_perception.core.types import EMOTION_LABELS, Classification
+
+
+class EmotionClassifier(ChipModel):
+    """Emotion head: softmax probabilities in EMOTION_LABELS order."""
+
+    task = "emotion"
+    result_field = "emotion"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.entry.labels != EMOTION_LABELS:
+            raise ModelError(f"{self.entry.model_id}: labels {self.entry.labels} are not {EMOTION_LABELS}")
+
+    def _postprocess(self, outputs: np.ndarray) -> list[Classification]:
+        return [Classification.from_probabilities(EMOTION_LABELS, row) for row in outputs]

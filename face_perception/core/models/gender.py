@@ -1,0 +1,24 @@
+"""Gender classifier (female / male) on aligned RGB face chips."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from face_perception.core.errors import ModelError
+from face_perception.core.models.base import ChipModel
+from face_perception.core.types import GENDER_LABELS, Classification
+
+
+class GenderClassifier(ChipModel):
+    """Gender head: probability of each label in GENDER_LABELS order."""
+
+    task = "gender"
+    result_field = "gender"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.entry.labels != GENDER_LABELS:
+            raise ModelError(f"{self.entry.model_id}: labels {self.entry.labels} are not {GENDER_LABELS}")
+
+    def _postprocess(self, outputs: np.ndarray) -> list[Classification]:
+        return [Classification.from_probabilities(GENDER_LABELS, row) for row in outputs]

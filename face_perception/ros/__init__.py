@@ -1,0 +1,1 @@
+"""The rclpy layer: the node, message conversions, parameters and diagnostics."""

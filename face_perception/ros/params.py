@@ -1,0 +1,132 @@
+"""The node's parameters: one table with descriptions, types and ranges.
+
+Pipeline parameters take their defaults from ``PipelineConfig`` (defaults live there
+only); node parameters are defined here. ``config/face_perception.yaml`` lists every one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from face_perception.core.config import PipelineConfig
+from face_perception.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Settings of the ROS node around the pipeline."""
+
+    use_compressed: bool = False
+    qos_reliability: str = "best_effort"
+    qos_depth: int = 1
+    publish_debug_image: bool = False
+    diagnostics_period_s: float = 1.0
+    stale_after_s: float = 5.0
+
+    def validate(self) -> NodeConfig:
+        if self.qos_reliability not in ("best_effort", "reliable"):
+            raise ConfigError(f"qos.reliability must be 'best_effort' or 'reliable', got {self.qos_reliability!r}")
+        if not 1 <= self.qos_depth <= 100:
+            raise ConfigError(f"qos.depth={self.qos_depth} is out of range [1, 100]")
+        if not 0.05 <= self.diagnostics_period_s <= 60.0:
+            raise ConfigError(f"diagnostics.period_s={self.diagnostics_period_s} is out of range [0.05, 60]")
+        if not 0.1 <= self.stale_after_s <= 3600.0:
+            raise ConfigError(f"diagnostics.stale_after_s={self.stale_after_s} is out of range [0.1, 3600]")
+        return self
+
+    def image_qos(self) -> QoSProfile:
+        reliability = (
+            ReliabilityPolicy.BEST_EFFORT if self.qos_reliability == "best_effort" else ReliabilityPolicy.RELIABLE
+        )
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=reliability)
+
+
+# name -> (attribute of NodeConfig, description)
+_NODE_PARAMETERS: dict[str, tuple[str, str]] = {
+    "use_compressed": (
+        "use_compressed",
+        "Subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image.",
+    ),
+    "qos.reliability": (
+        "qos_reliability",
+        "Image subscription reliability: best_effort (receives from every publisher) or reliable.",
+    ),
+    "qos.depth": ("qos_depth", "Image subscription queue depth; 1 keeps only the newest frame."),
+    "publish_debug_image": (
+        "publish_debug_image",
+        "Publish debug/image with faces drawn (only while someone subscribes).",
+    ),
+    "diagnostics.period_s": ("diagnostics_period_s", "Seconds between /diagnostics messages."),
+    "diagnostics.stale_after_s": ("stale_after_s", "Diagnostics warn when no image arrived for this many seconds."),
+}
+
+_PIPELINE_DESCRIPTIONS: dict[str, str] = {
+    "detector.model": "Face detector model id (models/manifest.json).",
+    "detector.score_threshold": "Minimum detection confidence [0, 1].",
+    "detector.nms_iou_threshold": "Overlap above which the weaker of two detections is dropped [0, 1].",
+    "detector.max_input_side_px": "Images are downscaled so the longer side is at most this before detection.",
+    "detector.min_face_size_px": "Faces smaller than this (shorter box side, original pixels) are ignored.",
+    "detector.max_faces": "At most this many faces per image, the most confident first.",
+    "emotion.enabled": "Run the emotion head.",
+    "emotion.model": "Emotion model id (models/manifest.json).",
+    "gender.enabled": "Run the gender head.",
+    "gender.model": "Gender model id (models/manifest.json).",
+    "age.enabled": "Run the age head.",
+    "age.model": "Age model id (models/manifest.json).",
+    "models_dir": "Folder with manifest.json and the ONNX files; empty: the installed models.",
+    "max_image_side_px": "Images with a longer side are rejected with an error (protects memory).",
+    "num_threads": "ONNX Runtime threads per model; 0 lets ONNX Runtime decide.",
+}
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "detector.score_threshold": (0.0, 1.0),
+    "detector.nms_iou_threshold": (0.0, 1.0),
+    "detector.max_input_side_px": (32, 4096),
+    "detector.max_faces": (1, 1000),
+    "max_image_side_px": (16, 65536),
+    "num_threads": (0, 64),
+    "qos.depth": (1, 100),
+    "diagnostics.period_s": (0.05, 60.0),
+}
+
+DYNAMIC_PARAMETERS = frozenset({"publish_debug_image"})
+
+
+def parameter_defaults() -> dict[str, Any]:
+    """Every parameter the node declares, with its default."""
+    defaults = PipelineConfig().to_parameters()
+    node_defaults = NodeConfig()
+    defaults.update({name: getattr(node_defaults, attr) for name, (attr, _) in _NODE_PARAMETERS.items()})
+    return defaults
+
+
+def describe(name: str, default: Any) -> ParameterDescriptor:
+    description = _PIPELINE_DESCRIPTIONS.get(name) or _NODE_PARAMETERS[name][1]
+    descriptor = ParameterDescriptor(description=description, read_only=name not in DYNAMIC_PARAMETERS)
+    if name in _RANGES:
+        low, high = _RANGES[name]
+        if isinstance(default, float):
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high))]
+        else:
+            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    return descriptor
+
+
+def declare_and_read(node: Node) -> tuple[PipelineConfig, NodeConfig]:
+    """Declare every parameter on ``node`` and build both configs from their values.
+
+    Raises:
+        ConfigError: a value is out of range or of the wrong type.
+    """
+    values = {}
+    for name, default in parameter_defaults().items():
+        node.declare_parameter(name, default, describe(name, default))
+        values[name] = node.get_parameter(name).value
+    pipeline = PipelineConfig.from_parameters(values)
+    node_config = NodeConfig(**{attr: values[name] for name, (attr, _) in _NODE_PARAMETERS.items()}).validate()
+    return pipeline, node_config

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Creates (or updates) the project environment in .venv/ and builds the ROS package.
+#   .venv/      Python venv: ROS 2 Jazzy wheels, the project (editable) and its dev tools
+#   install/    colcon install space with the generated face_perception messages
+# Safe to run again: each step is skipped when its inputs did not change.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+PYTHON=${PYTHON:-python3}
+cd "$ROOT"
+
+stamp() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+# colcon must not crawl the venv's share/ for packages.
+touch "$VENV/COLCON_IGNORE"
+
+deps_stamp=$(stamp requirements/ros-jazzy.txt setup.py)
+if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
+  echo "[setup] installing ROS 2 Jazzy wheels and project dependencies (about a minute)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -r requirements/ros-jazzy.txt
+  "$VENV/bin/python" -m pip install -q --config-settings editable_mode=compat -e ".[dev]"
+  # The wheels' exported CMake targets name the include dirs of the machine that built them.
+  py_include=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  np_include=$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')
+  grep -rlZ --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" \
+    | xargs -0 -r sed -i \
+        -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_include#g" \
+        -e "s#/opt/python/cp311-cp311/include/python3.11#$py_include#g"
+  echo "$deps_stamp" > "$VENV/.deps-stamp"
+fi
+
+# Sources are installed as links, so edits need no rebuild; added or removed files do.
+build_stamp=$( (cat package.xml CMakeLists.txt msg/*.msg; find face_perception launch config models -type f ! -path '*__pycache__*' | sort) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$ROOT/install/.build-stamp" 2>/dev/null)" != "$build_stamp" ]; then
+  echo "[setup] building the ROS package with colcon (messages, node, launch)"
+  (
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+    # CMake refuses include dirs inside the source tree, and .venv/ is inside it: colcon
+    # sees the package through a link, so the venv's paths are not under its source path.
+    mkdir -p "$ROOT/build/src"
+    ln -sfn "$ROOT" "$ROOT/build/src/face_perception"
+    colcon --log-base "$ROOT/log" build --base-paths "$ROOT/build/src" --build-base "$ROOT/build" \
+      --install-base "$ROOT/install" --symlink-install \
+      --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
+      > "$ROOT/log/colcon-build.txt" 2>&1 || { cat "$ROOT/log/colcon-build.txt"; exit 1; }
+  )
+  echo "$build_stamp" > "$ROOT/install/.build-stamp"
+fi
+echo "[setup] environment ready"
