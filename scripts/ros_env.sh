@@ -4,9 +4,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export AMENT_PREFIX_PATH="$ROOT/.venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export CMAKE_PREFIX_PATH="$ROOT/.venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
 export PATH="$ROOT/.venv/bin:$PATH"
-export COLCON_TRACE=${COLCON_TRACE:-}
+# colcon's setup scripts read unset variables: source them without nounset.
+_nounset=$(set -o | awk '$1 == "nounset" {print $2}')
+set +u
 # shellcheck disable=SC1091
 source "$ROOT/install/setup.bash"
+[ "$_nounset" = on ] && set -u
+unset _nounset
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-$(( ($$ % 100) + 100 ))}
+export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-$(( ($$ % 90) + 10 ))}
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}

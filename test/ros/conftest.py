@@ -1,0 +1,68 @@
+"""ROS tests: real DDS on loopback (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, own domain id)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (run scripts/setup_env.sh)")
+pytest.importorskip("face_perception.msg", reason="messages not built (run scripts/setup_env.sh)")
+
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ros_context():
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()
+
+
+class Harness:
+    """The perception node and a test node spun by one executor in a background thread."""
+
+    def __init__(self, overrides: dict | None = None, namespace: str = "") -> None:
+        from face_perception.ros.node import FacePerceptionNode
+
+        params = [Parameter(k, value=v) for k, v in (overrides or {}).items()]
+        self.node = FacePerceptionNode(parameter_overrides=params, namespace=namespace)
+        self.peer = Node("test_peer", namespace=namespace)
+        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.peer)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.peer.destroy_node()
+        self._thread.join(timeout=5)
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def harness_factory():
+    made: list[Harness] = []
+
+    def make(overrides: dict | None = None, namespace: str = "") -> Harness:
+        harness = Harness(overrides, namespace)
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.close()

@@ -1,0 +1,298 @@
+"""The node over real DDS: real faces in, typed FaceArray out, bad frames survived."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+from conftest import wait_until
+from diagnostic_msgs.msg import DiagnosticArray
+from face_perception.msg import FaceArray
+from helpers import ROOT, SAMPLES, SHARED_DATA
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from face_perception.core.images import read_image
+from face_perception.core.images_raw import raw_to_bgr
+from face_perception.ros.conversions import bgr_to_image
+
+
+def _real_faces_frame() -> np.ndarray:
+    """Four real faces side by side: UTKFace dev crops where the data is present, else the sample photo."""
+    folder = SHARED_DATA / "utkface" / "dev"
+    files = sorted(folder.glob("*.jpg"))[:4] if folder.is_dir() else []
+    if not files:
+        return read_image(SAMPLES / "astronaut.jpg")
+    canvas = np.full((200, 800, 3), 110, np.uint8)
+    for index, path in enumerate(files):
+        canvas[20:180, index * 200 + 20 : index * 200 + 180] = cv2.resize(read_image(path), (160, 160))
+    return canvas
+
+
+def _encode(image: np.ndarray, encoding: str, header: Header, padding: int = 3) -> Image:
+    converted = {
+        "bgr8": image,
+        "rgb8": image[..., ::-1],
+        "mono8": cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),
+        "bgra8": cv2.cvtColor(image, cv2.COLOR_BGR2BGRA),
+        "rgba8": cv2.cvtColor(image, cv2.COLOR_BGR2RGBA),
+    }[encoding]
+    rows = np.ascontiguousarray(converted).reshape(image.shape[0], -1)
+    padded = np.concatenate([rows, np.zeros((rows.shape[0], padding), np.uint8)], axis=1)
+    msg = Image(header=header, height=image.shape[0], width=image.shape[1], encoding=encoding)
+    msg.step = padded.shape[1]
+    msg.data = padded.tobytes()
+    return msg
+
+
+class Collector:
+    def __init__(self, peer, topic="faces", msg_type=FaceArray):
+        self.messages: list = []
+        self.sub = peer.create_subscription(msg_type, topic, self.messages.append, 10)
+
+    def by_stamp(self, header: Header):
+        for msg in self.messages:
+            if (msg.header.stamp.sec, msg.header.stamp.nanosec) == (header.stamp.sec, header.stamp.nanosec):
+                return msg
+        return None
+
+
+def _stamp(sec: int) -> Header:
+    header = Header(frame_id="camera_optical")
+    header.stamp.sec, header.stamp.nanosec = sec, 123456789
+    return header
+
+
+@pytest.mark.parametrize("encoding", ["bgr8", "rgb8", "mono8", "bgra8", "rgba8"])
+def test_real_faces_in_every_encoding_come_back_with_the_header(harness_factory, pipeline, encoding):
+    harness = harness_factory()
+    faces = Collector(harness.peer)
+    publisher = harness.peer.create_publisher(Image, "image", 10)
+    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    frame = _real_faces_frame()
+    header = _stamp(1000)
+    msg = _encode(frame, encoding, header)
+    publisher.publish(msg)
+    assert wait_until(lambda: faces.by_stamp(header) is not None), "no FaceArray for the frame"
+    result = faces.by_stamp(header)
+    assert result.header.frame_id == "camera_optical"
+    assert (result.image_width, result.image_height) == (frame.shape[1], frame.shape[0])
+    expected = pipeline.process(raw_to_bgr(msg.data, msg.width, msg.height, encoding, msg.step)).faces
+    assert len(result.faces) == len(expected) >= 1
+    for got, want in zip(result.faces, expected, strict=True):
+        box = want.detection.box
+        assert np.allclose([got.x_min, got.y_min, got.x_max, got.y_max], box.as_list(), atol=1.0)
+        assert got.emotion == want.emotion.label and got.gender == want.gender.label
+        assert got.age == pytest.approx(want.age, abs=0.5)
+        assert len(got.emotion_scores) == 7 and abs(sum(got.emotion_scores) - 1) < 1e-3
+        assert np.isnan(got.eyeglasses_probability)
+    assert len({f.id for f in result.faces}) == len(result.faces) and all(f.id > 0 for f in result.faces)
+
+
+def test_compressed_input(harness_factory):
+    harness = harness_factory({"use_compressed": True})
+    faces = Collector(harness.peer)
+    publisher = harness.peer.create_publisher(CompressedImage, "image/compressed", 10)
+    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    header = _stamp(2000)
+    ok, jpeg = cv2.imencode(".jpg", _real_faces_frame())
+    publisher.publish(CompressedImage(header=header, format="jpeg", data=jpeg.tobytes()))
+    assert wait_until(lambda: faces.by_stamp(header) is not None)
+    assert len(faces.by_stamp(header).faces) >= 1
+
+
+def test_bad_frames_are_reported_and_the_node_keeps_working(harness_factory):
+    harness = harness_factory({"max_image_side_px": 4000, "diagnostics.period_s": 0.2})
+    faces = Collector(harness.peer)
+    diagnostics = Collector(harness.peer, "/diagnostics", DiagnosticArray)
+    publisher = harness.peer.create_publisher(
+        Image, "image", QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    compressed_pub = harness.peer.create_publisher(CompressedImage, "image/compressed", 10)
+    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    bad = [
+        Image(header=_stamp(1), height=100, width=100, encoding="bgr8", step=300, data=b"\x00" * 500),  # truncated
+        Image(header=_stamp(2), height=10, width=10, encoding="bayer_grbg8", step=10, data=b"\x00" * 100),
+        Image(header=_stamp(3), height=0, width=0, encoding="bgr8", step=0, data=b""),
+        Image(header=_stamp(4), height=5000, width=10, encoding="mono8", step=10, data=b"\x00" * 50000),
+        Image(header=_stamp(5), height=10, width=10, encoding="bgr8", step=10, data=b"\x00" * 300),  # step too short
+    ]
+    for msg in bad:
+        publisher.publish(msg)
+        time.sleep(0.15)  # one at a time: the node keeps only the newest frame
+    assert wait_until(lambda: harness.node.stats.failed == len(bad)), harness.node.stats
+    good = _stamp(6)
+    publisher.publish(bgr_to_image(_real_faces_frame(), good))
+    assert wait_until(lambda: faces.by_stamp(good) is not None)
+    assert all(faces.by_stamp(m.header) is None for m in bad)
+    assert harness.node.stats.processed == 1
+    # The compressed path is not subscribed by default: the node is unaffected by garbage there.
+    compressed_pub.publish(CompressedImage(header=_stamp(7), format="jpeg", data=b"garbage"))
+
+    def failing_reported() -> bool:
+        for array in diagnostics.messages:
+            values = {kv.key: kv.value for kv in array.status[0].values}
+            if values.get("frames_failed") == str(len(bad)):
+                return True
+        return False
+
+    assert wait_until(failing_reported)
+
+
+def test_bad_compressed_frames_are_survived(harness_factory):
+    harness = harness_factory({"use_compressed": True})
+    faces = Collector(harness.peer)
+    publisher = harness.peer.create_publisher(CompressedImage, "image/compressed", 10)
+    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    ok, jpeg = cv2.imencode(".jpg", _real_faces_frame())
+    for index, data in enumerate([b"", b"not a jpeg", jpeg.tobytes()[:200]]):
+        publisher.publish(CompressedImage(header=_stamp(10 + index), format="jpeg", data=data))
+        time.sleep(0.15)
+    assert wait_until(lambda: harness.node.stats.failed == 3)
+    good = _stamp(20)
+    publisher.publish(CompressedImage(header=good, format="jpeg", data=jpeg.tobytes()))
+    assert wait_until(lambda: faces.by_stamp(good) is not None)
+
+
+def test_only_the_newest_frame_is_processed(harness_factory):
+    harness = harness_factory()
+    faces = Collector(harness.peer)
+    publisher = harness.peer.create_publisher(
+        Image, "image", QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    frame = cv2.resize(_real_faces_frame(), None, fx=2.0, fy=2.0)
+    headers = [_stamp(100 + i) for i in range(30)]
+    for header in headers:
+        publisher.publish(bgr_to_image(frame, header))
+    assert wait_until(lambda: faces.by_stamp(headers[-1]) is not None), "the newest frame was not processed"
+    time.sleep(0.5)
+    stats = harness.node.stats
+    assert len(faces.messages) < len(headers)  # no backlog worked off
+    assert stats.processed == len(faces.messages)
+    assert stats.dropped + (len(headers) - stats.received) == len(headers) - stats.processed
+    stamps = [m.header.stamp.sec for m in faces.messages]
+    assert stamps == sorted(stamps)
+
+
+def test_debug_image_is_switched_on_at_run_time(harness_factory):
+    harness = harness_factory()
+    debug = Collector(harness.peer, "debug/image", Image)
+    publisher = harness.peer.create_publisher(Image, "image", 10)
+    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    publisher.publish(bgr_to_image(_real_faces_frame(), _stamp(300)))
+    assert wait_until(lambda: harness.node.stats.processed == 1)
+    assert debug.messages == []
+    result = harness.node.set_parameters([Parameter("publish_debug_image", value=True)])
+    assert result[0].successful
+    refused = harness.node.set_parameters([Parameter("detector.score_threshold", value=0.2)])
+    assert not refused[0].successful and "read-only" in refused[0].reason
+    header = _stamp(301)
+    publisher.publish(bgr_to_image(_real_faces_frame(), header))
+    assert wait_until(lambda: len(debug.messages) == 1)
+    assert debug.messages[0].header.stamp.sec == 301 and debug.messages[0].encoding == "bgr8"
+
+
+def test_declared_parameters_match_the_shipped_yaml(harness_factory):
+    from face_perception.core.config import load_parameters_yaml
+
+    harness = harness_factory()
+    shipped = load_parameters_yaml(ROOT / "config" / "face_perception.yaml")
+    declared = {name: harness.node.get_parameter(name).value for name in shipped}
+    assert declared == shipped
+    builtin = {"use_sim_time", "start_type_description_service"}
+    assert set(harness.node.get_parameters_by_prefix("")) - builtin == set(shipped)
+
+
+def _node_process(*ros_args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "face_perception.ros.node", "--ros-args", *ros_args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=dict(os.environ),
+    )
+
+
+def test_tampered_model_stops_the_node_at_start_with_file_and_hash(tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "models", models)
+    target = models / "emotion_mini_xception.onnx"
+    target.write_bytes(target.read_bytes()[:-10] + b"0123456789")
+    result = _node_process("-p", f"models_dir:={models}")
+    assert result.returncode == 1
+    import json
+
+    expected = json.loads((models / "manifest.json").read_text())["models"]["emotion_mini_xception"]["sha256"]
+    assert str(target) in result.stderr and expected in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        ("detector.score_threshold:=2.0", "score_threshold"),
+        ("qos.reliability:=sometimes", "qos.reliability"),
+        ("emotion.model:=no_such_model", "no_such_model"),
+    ],
+)
+def test_bad_parameters_stop_the_node_with_a_clear_message(arg, message):
+    result = _node_process("-p", arg)
+    assert result.returncode == 1
+    assert message in result.stderr
+
+
+def test_node_in_its_own_process_with_the_shipped_params_file():
+    peer = Node("cross_process_peer")
+    executor = SingleThreadedExecutor()
+    executor.add_node(peer)
+    faces = Collector(peer, "/robot/faces")
+    publisher = peer.create_publisher(Image, "/robot/camera/image", 10)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "face_perception.ros.node",
+            "--ros-args",
+            "--params-file",
+            str(ROOT / "config" / "face_perception.yaml"),
+            "-r",
+            "image:=/robot/camera/image",
+            "-r",
+            "faces:=/robot/faces",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+        # Discovery is not symmetric in time: send until the child has matched us too.
+        frame, sent = _real_faces_frame(), []
+        while not faces.messages and time.monotonic() < deadline + 20:
+            sent.append(_stamp(4000 + len(sent)))
+            publisher.publish(bgr_to_image(frame, sent[-1]))
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end and not faces.messages:
+                executor.spin_once(timeout_sec=0.05)
+        assert faces.messages, child.stdout.read() if child.poll() is not None else "no FaceArray from the child"
+        answer = faces.messages[0]
+        assert any(faces.by_stamp(h) is answer for h in sent)
+        assert len(answer.faces) >= 1
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+        executor.shutdown()
+        peer.destroy_node()
