@@ -45,7 +45,7 @@ if [ "$(cat "$ROOT/install/.build-stamp" 2>/dev/null)" != "$build_stamp" ]; then
     export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
     # CMake refuses include dirs inside the source tree, and .venv/ is inside it: colcon
     # sees the package through a link, so the venv's paths are not under its source path.
-    mkdir -p "$ROOT/build/src"
+    mkdir -p "$ROOT/build/src" "$ROOT/log"
     ln -sfn "$ROOT" "$ROOT/build/src/face_perception"
     colcon --log-base "$ROOT/log" build --base-paths "$ROOT/build/src" --build-base "$ROOT/build" \
       --install-base "$ROOT/install" --symlink-install \
