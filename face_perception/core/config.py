@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from face_perception.core.errors import ConfigError
+from face_perception.core.tracker import TrackerConfig
 
 HEAD_NAMES: tuple[str, ...] = ("emotion", "gender", "age")
 
@@ -59,12 +60,14 @@ class PipelineConfig:
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     heads: dict[str, HeadConfig] = field(default_factory=_default_heads)
+    tracking: TrackerConfig = field(default_factory=TrackerConfig)
     models_dir: str = ""
     max_image_side_px: int = 8192
     num_threads: int = 1
 
     def validate(self) -> PipelineConfig:
         self.detector.validate()
+        self.tracking.validate()
         _check_range("max_image_side_px", self.max_image_side_px, 16, 65536)
         _check_range("num_threads", self.num_threads, 0, 64)
         for name, head in self.heads.items():
@@ -82,6 +85,7 @@ class PipelineConfig:
         for name, head in self.heads.items():
             params[f"{name}.enabled"] = head.enabled
             params[f"{name}.model"] = head.model
+        params.update({f"tracking.{f.name}": getattr(self.tracking, f.name) for f in dataclasses.fields(TrackerConfig)})
         params["models_dir"] = self.models_dir
         params["max_image_side_px"] = self.max_image_side_px
         params["num_threads"] = self.num_threads
@@ -105,9 +109,11 @@ class PipelineConfig:
             name: HeadConfig(enabled=values[f"{name}.enabled"], model=values[f"{name}.model"])
             for name in defaults.heads
         }
+        tracking = TrackerConfig(**{f.name: values[f"tracking.{f.name}"] for f in dataclasses.fields(TrackerConfig)})
         return cls(
             detector=detector,
             heads=heads,
+            tracking=tracking,
             models_dir=values["models_dir"],
             max_image_side_px=values["max_image_side_px"],
             num_threads=values["num_threads"],
