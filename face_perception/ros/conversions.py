@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from face_perception.core.errors import ImageError
 from face_perception.core.images_raw import decode_compressed, raw_to_bgr
+from face_perception.core.tracker import FaceEvent
 from face_perception.core.types import EMOTION_LABELS, FaceResult, FrameResult
 from face_perception.msg import Face, FaceArray
+from face_perception.msg import FaceEvent as FaceEventMsg
 
 try:  # cv_bridge comes with an apt ROS 2 install; the built-in decoder covers its absence.
     from cv_bridge import CvBridge, CvBridgeError
@@ -54,49 +54,63 @@ def bgr_to_image(image: np.ndarray, header: Header) -> Image:
     return msg
 
 
-def face_to_msg(face: FaceResult, face_id: int, track_age_s: float = 0.0) -> Face:
-    """One FaceResult as a face_perception/Face message (NaN / "" where a head is off)."""
+def face_to_msg(raw: FaceResult, smoothed: FaceResult, face_id: int, track_age_s: float = 0.0) -> Face:
+    """One face as a face_perception/Face: smoothed attributes, and this frame's raw_* values.
+
+    Without tracking, pass the same result as ``raw`` and ``smoothed``. NaN / "" where a head is off.
+    """
     msg = Face()
     msg.id = face_id
     msg.track_age_s = float(track_age_s)
-    box = face.detection.box
+    box = raw.detection.box
     msg.x_min, msg.y_min, msg.x_max, msg.y_max = box.x_min, box.y_min, box.x_max, box.y_max
-    msg.detection_score = face.detection.score
-    landmarks = face.detection.landmarks.astype(np.float32)
+    msg.detection_score = raw.detection.score
+    landmarks = raw.detection.landmarks.astype(np.float32)
     msg.landmarks_x = landmarks[:, 0].tolist()
     msg.landmarks_y = landmarks[:, 1].tolist()
-    if face.emotion is not None:
-        msg.emotion = face.emotion.label
-        msg.emotion_score = face.emotion.score
-        msg.emotion_scores = [face.emotion.scores[label] for label in EMOTION_LABELS]
-    else:
-        msg.emotion_score = NAN
-        msg.emotion_scores = [NAN] * len(EMOTION_LABELS)
-    if face.gender is not None:
-        msg.gender = face.gender.label
-        msg.gender_score = face.gender.score
-    else:
-        msg.gender_score = NAN
-    msg.age = face.age if face.age is not None else NAN
-    if face.eyewear is not None:
-        msg.eyeglasses_probability = face.eyewear.probability
-        msg.eyeglasses = face.eyewear.worn
+    msg.emotion, msg.emotion_score, msg.emotion_scores = _emotion_fields(smoothed)
+    msg.raw_emotion, _, msg.raw_emotion_scores = _emotion_fields(raw)
+    msg.gender, msg.gender_score = _gender_fields(smoothed)
+    msg.raw_gender, msg.raw_gender_score = _gender_fields(raw)
+    msg.age = smoothed.age if smoothed.age is not None else NAN
+    msg.raw_age = raw.age if raw.age is not None else NAN
+    if smoothed.eyewear is not None:
+        msg.eyeglasses_probability = smoothed.eyewear.probability
+        msg.eyeglasses = smoothed.eyewear.worn
     else:
         msg.eyeglasses_probability = NAN
+    msg.raw_eyeglasses_probability = raw.eyewear.probability if raw.eyewear is not None else NAN
     return msg
 
 
-def frame_to_msg(result: FrameResult, header: Header, face_ids: list[int], track_ages_s: list[float]) -> FaceArray:
-    """A FrameResult as FaceArray; the header is the source image's, unchanged."""
-    msg = FaceArray()
-    msg.header = header
-    msg.image_width = result.image_width
-    msg.image_height = result.image_height
-    msg.processing_time_s = float(result.latency_s)
-    msg.faces = [face_to_msg(f, i, a) for f, i, a in zip(result.faces, face_ids, track_ages_s, strict=True)]
-    return msg
+def _emotion_fields(face: FaceResult) -> tuple[str, float, list[float]]:
+    if face.emotion is None:
+        return "", NAN, [NAN] * len(EMOTION_LABELS)
+    return face.emotion.label, face.emotion.score, [face.emotion.scores[label] for label in EMOTION_LABELS]
 
 
-def is_unset(value: float) -> bool:
-    """True for the NaN the messages use for a value a head did not produce."""
-    return math.isnan(value)
+def _gender_fields(face: FaceResult) -> tuple[str, float]:
+    return ("", NAN) if face.gender is None else (face.gender.label, face.gender.score)
+
+
+def event_to_msg(event: FaceEvent, header: Header) -> FaceEventMsg:
+    """A tracker event as a face_perception/FaceEvent with the frame's header."""
+    return FaceEventMsg(
+        header=header,
+        type=event.type.value,
+        face_id=event.track_id,
+        track_age_s=float(event.track_age_s),
+        emotion=event.emotion,
+        previous_emotion=event.previous_emotion,
+    )
+
+
+def frame_to_msg(result: FrameResult, header: Header, faces: list[Face]) -> FaceArray:
+    """A FaceArray for one frame; the header is the source image's, unchanged."""
+    return FaceArray(
+        header=header,
+        image_width=result.image_width,
+        image_height=result.image_height,
+        processing_time_s=float(result.latency_s),
+        faces=faces,
+    )

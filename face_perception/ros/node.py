@@ -23,9 +23,18 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from face_perception.core.errors import FacePerceptionError, ImageError
 from face_perception.core.pipeline import FacePipeline
+from face_perception.core.tracker import FaceTracker
 from face_perception.core.viz import draw_faces
 from face_perception.msg import FaceArray
-from face_perception.ros.conversions import bgr_to_image, compressed_to_bgr, frame_to_msg, image_to_bgr
+from face_perception.msg import FaceEvent as FaceEventMsg
+from face_perception.ros.conversions import (
+    bgr_to_image,
+    compressed_to_bgr,
+    event_to_msg,
+    face_to_msg,
+    frame_to_msg,
+    image_to_bgr,
+)
 from face_perception.ros.diagnostics import FrameStats
 from face_perception.ros.params import declare_and_read
 
@@ -33,12 +42,14 @@ RESULT_QOS_DEPTH = 10
 
 
 class FacePerceptionNode(Node):
-    """Subscribes ``image`` (or ``image/compressed``), publishes ``faces`` and ``debug/image``."""
+    """Subscribes ``image`` (or ``image/compressed``); publishes ``faces``, ``face_events``, ``debug/image``."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__("face_perception", **kwargs)
         self.pipeline_config, self.config = declare_and_read(self)
         self.pipeline = FacePipeline(self.pipeline_config)
+        tracking = self.pipeline_config.tracking
+        self.tracker = FaceTracker(tracking) if tracking.enabled else None
         self.stats = FrameStats()
         self._ids = itertools.count(1)
         self._pending: Image | CompressedImage | None = None
@@ -46,6 +57,7 @@ class FacePerceptionNode(Node):
         self._running = True
 
         self.faces_pub = self.create_publisher(FaceArray, "faces", RESULT_QOS_DEPTH)
+        self.events_pub = self.create_publisher(FaceEventMsg, "face_events", RESULT_QOS_DEPTH)
         self.debug_pub = self.create_publisher(Image, "debug/image", 1)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         if self.config.use_compressed:
@@ -90,11 +102,30 @@ class FacePerceptionNode(Node):
         except Exception as error:  # a bad frame or a model failure must not end the node
             self._report_failure(msg, error)
             return
-        face_ids = [next(self._ids) for _ in result.faces]
-        self.faces_pub.publish(frame_to_msg(result, msg.header, face_ids, [0.0] * len(face_ids)))
+        if self.tracker is None:
+            shown = [(face, face, next(self._ids), 0.0) for face in result.faces]
+            events = []
+        else:
+            tracked, events = self._track(result.faces, msg.header)
+            shown = [(t.raw, t.smoothed, t.track_id, t.age_s) for t in tracked]
+        faces = [face_to_msg(raw, smoothed, face_id, age_s) for raw, smoothed, face_id, age_s in shown]
+        self.faces_pub.publish(frame_to_msg(result, msg.header, faces))
+        for event in events:
+            self.events_pub.publish(event_to_msg(event, msg.header))
         self.stats.on_processed(result.latency_s)
         if self.config.publish_debug_image and self.debug_pub.get_subscription_count() > 0:
-            self.debug_pub.publish(bgr_to_image(draw_faces(image, result.faces, face_ids), msg.header))
+            drawn = draw_faces(image, [s[1] for s in shown], [s[2] for s in shown])
+            self.debug_pub.publish(bgr_to_image(drawn, msg.header))
+
+    def _track(self, faces, header):
+        """Update the tracker with the frame's header time; a jump back in time (a replay loop) restarts it."""
+        stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
+        try:
+            return self.tracker.update(faces, stamp_s)
+        except ValueError:
+            self.get_logger().warning("image stamps went backwards: tracks restarted")
+            self.tracker = FaceTracker(self.pipeline_config.tracking)
+            return self.tracker.update(faces, stamp_s)
 
     def _report_failure(self, msg: Image | CompressedImage, error: Exception) -> None:
         kind = "bad image" if isinstance(error, ImageError) else type(error).__name__

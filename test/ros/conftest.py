@@ -59,7 +59,8 @@ def harness_factory():
     made: list[Harness] = []
 
     def make(overrides: dict | None = None, namespace: str = "") -> Harness:
-        harness = Harness(overrides, namespace)
+        """A node with the given parameters; tracking is off unless asked for (one frame, one answer)."""
+        harness = Harness({"tracking.enabled": False, **(overrides or {})}, namespace)
         made.append(harness)
         return harness
 

@@ -96,6 +96,7 @@ def test_real_faces_in_every_encoding_come_back_with_the_header(harness_factory,
         assert got.age == pytest.approx(want.age, abs=0.5)
         assert len(got.emotion_scores) == 7 and abs(sum(got.emotion_scores) - 1) < 1e-3
         assert np.isnan(got.eyeglasses_probability)
+        assert got.raw_emotion == got.emotion and got.raw_age == got.age  # no tracking: raw is shown
     assert len({f.id for f in result.faces}) == len(result.faces) and all(f.id > 0 for f in result.faces)
 
 
@@ -206,7 +207,7 @@ def test_debug_image_is_switched_on_at_run_time(harness_factory):
 def test_declared_parameters_match_the_shipped_yaml(harness_factory):
     from face_perception.core.config import load_parameters_yaml
 
-    harness = harness_factory()
+    harness = harness_factory({"tracking.enabled": True})
     shipped = load_parameters_yaml(ROOT / "config" / "face_perception.yaml")
     declared = {name: harness.node.get_parameter(name).value for name in shipped}
     assert declared == shipped
@@ -279,20 +280,59 @@ def test_node_in_its_own_process_with_the_shipped_params_file():
         deadline = time.monotonic() + 30
         while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.1)
-        # Discovery is not symmetric in time: send until the child has matched us too.
+        # Discovery is not symmetric in time: send (10 fps of header time) until tracked faces come back.
         frame, sent = _real_faces_frame(), []
-        while not faces.messages and time.monotonic() < deadline + 20:
-            sent.append(_stamp(4000 + len(sent)))
-            publisher.publish(bgr_to_image(frame, sent[-1]))
-            end = time.monotonic() + 0.5
-            while time.monotonic() < end and not faces.messages:
+
+        def with_faces():
+            return [m for m in faces.messages if m.faces]
+
+        while not with_faces() and time.monotonic() < deadline + 20:
+            header = _stamp(4000 + len(sent) // 10)
+            header.stamp.nanosec = (len(sent) % 10) * 100_000_000
+            sent.append(header)
+            publisher.publish(bgr_to_image(frame, header))
+            end = time.monotonic() + 0.3
+            while time.monotonic() < end and not with_faces():
                 executor.spin_once(timeout_sec=0.05)
-        assert faces.messages, child.stdout.read() if child.poll() is not None else "no FaceArray from the child"
-        answer = faces.messages[0]
+        assert with_faces(), child.stdout.read() if child.poll() is not None else "no faces from the child"
+        answer = with_faces()[0]
         assert any(faces.by_stamp(h) is answer for h in sent)
-        assert len(answer.faces) >= 1
+        assert len(faces.messages) >= 3  # shipped params track faces: published from the third frame on
+        assert all(f.id > 0 and f.track_age_s > 0 for f in answer.faces)
     finally:
         child.terminate()
         child.wait(timeout=10)
         executor.shutdown()
         peer.destroy_node()
+
+
+def test_tracking_gives_stable_ids_and_events(harness_factory):
+    from face_perception.msg import FaceEvent
+
+    harness = harness_factory({"tracking.enabled": True, "tracking.min_hits": 3})
+    faces = Collector(harness.peer)
+    events = Collector(harness.peer, "face_events", FaceEvent)
+    publisher = harness.peer.create_publisher(
+        Image, "image", QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    frame = _real_faces_frame()
+    headers = []
+    for index in range(6):
+        header = _stamp(500)
+        header.stamp.nanosec = index * 100_000_000  # 10 fps of header time
+        headers.append(header)
+        shifted = np.roll(frame, 4 * index, axis=1)  # the people move a little
+        publisher.publish(bgr_to_image(shifted, header))
+        assert wait_until(lambda h=header: faces.by_stamp(h) is not None)
+    counts = [len(faces.by_stamp(h).faces) for h in headers]
+    assert counts[:2] == [0, 0] and min(counts[2:]) >= 1  # confirmed on the third frame
+    ids = [sorted(f.id for f in faces.by_stamp(h).faces) for h in headers[2:]]
+    assert all(i == ids[0] for i in ids)
+    last = faces.by_stamp(headers[-1]).faces[0]
+    assert last.track_age_s == pytest.approx(0.5, abs=1e-3)
+    assert last.raw_emotion in last.EMOTION_LABELS.split(",") and not np.isnan(last.raw_age)
+    assert wait_until(lambda: len(events.messages) == len(ids[0]))
+    assert {e.type for e in events.messages} == {FaceEvent.APPEARED}
+    assert sorted(e.face_id for e in events.messages) == ids[0]
+    assert events.messages[0].header.stamp == headers[2].stamp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -56,7 +57,7 @@ def _run(actors, pipeline, tracker):
 
 def _count_errors(assignments, name):
     seen = [a[name] for a in assignments if name in a and a[name] is not None]
-    switches = sum(1 for prev, cur in zip(seen, seen[1:]) if prev != cur)
+    switches = sum(1 for prev, cur in pairwise(seen) if prev != cur)
     return switches, len(set(seen))
 
 
@@ -150,7 +151,7 @@ def _real_emotion_stream():
 
 
 def _flips(labels):
-    return sum(1 for a, b in zip(labels, labels[1:]) if a != b)
+    return sum(1 for a, b in pairwise(labels) if a != b)
 
 
 def _follow(stream, fps: float, tau_s: float = 0.5):

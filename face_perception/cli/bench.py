@@ -1,0 +1,83 @@
+"""``face-perception bench``: time per stage (detector, each head, tracker) on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from face_perception.core.config import load_pipeline_config
+from face_perception.core.images import read_image
+from face_perception.core.pipeline import FacePipeline
+from face_perception.core.preprocess import align_faces
+from face_perception.core.tracker import FaceTracker
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "astronaut.jpg"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--faces", type=int, nargs="+", default=[1, 4, 16], help="faces per frame to measure")
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs per measurement")
+    parser.add_argument("--config", type=Path, help="parameters YAML")
+    parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
+
+
+def _median_ms(function, repeats: int) -> float:
+    function()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
+
+
+def _frame_with_faces(count: int) -> np.ndarray:
+    """A 640x480 frame tiled with ``count`` copies of the sample face."""
+    face = read_image(SAMPLE)[40:200, 150:300]
+    columns = int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    tile = cv2.resize(face, (640 // columns, 480 // rows))
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    for index in range(count):
+        y, x = divmod(index, columns)
+        frame[y * tile.shape[0] : (y + 1) * tile.shape[0], x * tile.shape[1] : (x + 1) * tile.shape[1]] = tile
+    return frame
+
+
+def _measure(pipeline: FacePipeline, tracker: FaceTracker, count: int, repeats: int) -> dict[str, float]:
+    """Median milliseconds of every stage on a frame holding ``count`` faces."""
+    frame = _frame_with_faces(count)
+    detections = pipeline.detector.detect(frame)
+    landmarks = [d.landmarks for d in detections]
+    row = {"faces_found": float(len(detections))}
+    row["detector_ms"] = _median_ms(lambda: pipeline.detector.detect(frame), repeats)
+    for name, head in pipeline.heads.items():
+        size, padding = head.spec.size, head.spec.crop_padding
+        chips = align_faces(frame, landmarks, size, padding)
+        row[f"{name}_align_ms"] = _median_ms(lambda s=size, p=padding: align_faces(frame, landmarks, s, p), repeats)
+        row[f"{name}_ms"] = _median_ms(lambda h=head, c=chips: h.predict(c), repeats)
+    faces = pipeline.process(frame).faces
+    row["pipeline_ms"] = _median_ms(lambda: pipeline.process(frame), repeats)
+    clock = iter(range(10**9))
+    row["tracker_ms"] = _median_ms(lambda: tracker.update(faces, next(clock) * 0.1), max(repeats, 100))
+    return {k: round(v, 3) for k, v in row.items()}
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_pipeline_config(args.config)
+    pipeline = FacePipeline(config)
+    report = {
+        f"{count}_faces": _measure(pipeline, FaceTracker(config.tracking), count, args.repeats) for count in args.faces
+    }
+    if args.json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        for key, row in report.items():
+            sys.stdout.write(f"{key}: " + ", ".join(f"{k}={v}" for k, v in row.items()) + "\n")
+    return 0

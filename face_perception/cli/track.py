@@ -1,0 +1,121 @@
+"""``face-perception track``: faces with stable track ids over a folder of frames or a video."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import cv2
+import numpy as np
+
+from face_perception.cli.results_json import describe_face_json, face_to_json
+from face_perception.core.config import load_pipeline_config
+from face_perception.core.errors import FacePerceptionError, ImageError
+from face_perception.core.images import IMAGE_SUFFIXES, read_image
+from face_perception.core.pipeline import FacePipeline
+from face_perception.core.tracker import FaceTracker
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path", metavar="PATH", type=Path, help="folder of frames (taken in name order) or a video file"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
+    parser.add_argument(
+        "--fps", type=float, default=10.0, help="frame rate of a folder of frames (a video has its own)"
+    )
+    parser.add_argument("--config", type=Path, help="parameters YAML (tracking.* and the pipeline)")
+
+
+def frames(path: Path, fps: float) -> Iterator[tuple[str, float, np.ndarray | ImageError]]:
+    """(name, time in seconds, image or the error reading it) for every frame, in order."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        for index, file in enumerate(files):
+            try:
+                yield file.name, index / fps, read_image(file)
+            except ImageError as error:
+                yield file.name, index / fps, error
+        return
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ImageError(f"{path} is neither a folder of frames nor a readable video")
+    video_fps = capture.get(cv2.CAP_PROP_FPS) or fps
+    index = 0
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                return
+            yield f"{path.name}#{index}", index / video_fps, image
+            index += 1
+    finally:
+        capture.release()
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    if args.fps <= 0:
+        raise FacePerceptionError(f"--fps must be positive, got {args.fps}")
+    config = load_pipeline_config(args.config)
+    pipeline = FacePipeline(config)
+    tracker = FaceTracker(config.tracking)
+    failures = 0
+    for name, time_s, image in frames(args.path, args.fps):
+        if isinstance(image, ImageError):
+            failures += 1
+            record = {"frame": name, "error": str(image)}
+        else:
+            try:
+                result = pipeline.process(image)
+            except FacePerceptionError as error:
+                failures += 1
+                record = {"frame": name, "error": str(error)}
+            else:
+                tracked, events = tracker.update(result.faces, time_s)
+                record = {
+                    "frame": name,
+                    "time_s": round(time_s, 4),
+                    "faces": [
+                        {
+                            **face_to_json(t.smoothed),
+                            "track_id": t.track_id,
+                            "track_age_s": round(t.age_s, 4),
+                            "raw": {
+                                k: v
+                                for k, v in face_to_json(t.raw).items()
+                                if k in ("emotion", "gender", "age", "eyeglasses")
+                            },
+                        }
+                        for t in tracked
+                    ],
+                    "events": [
+                        {
+                            "type": e.type.name.lower(),
+                            "track_id": e.track_id,
+                            "emotion": e.emotion,
+                            "previous_emotion": e.previous_emotion,
+                        }
+                        for e in events
+                    ],
+                }
+        _emit(record, args.json, out)
+    return 1 if failures else 0
+
+
+def _emit(record: dict, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(record) + "\n")
+        return
+    if "error" in record:
+        out.write(f"{record['frame']}: ERROR {record['error']}\n")
+        return
+    out.write(f"{record['frame']} t={record['time_s']:.2f}s: {len(record['faces'])} tracked face(s)\n")
+    for face in record["faces"]:
+        out.write(f"  {describe_face_json(face)}\n")
+    for event in record["events"]:
+        out.write(f"  event: {event['type']} #{event['track_id']} {event['emotion']}\n")
