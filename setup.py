@@ -18,6 +18,7 @@ setup(
     data_files=[
         ("share/face_perception/models", glob("models/*.onnx") + glob("models/*.json") + glob("models/*.md")),
         ("share/face_perception/config", glob("config/*.yaml")),
+        ("share/face_perception/msg", glob("msg/*.msg")),
     ],
     install_requires=[
         "numpy>=1.24",

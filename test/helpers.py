@@ -23,3 +23,72 @@ def shared(*parts: str) -> Path:
 def utkface_files(split: str, limit: int | None = None) -> list[Path]:
     files = sorted(shared("utkface", split).glob("*.jpg"))
     return files[:limit] if limit else files
+
+
+def real_faces_frames(count: int, shift_px: int = 6):
+    """``count`` frames of real faces moving right: UTKFace dev crops (or the sample photo), BGR."""
+    import cv2
+    import numpy as np
+
+    from face_perception.core.images import read_image
+
+    folder = SHARED_DATA / "utkface" / "dev"
+    files = (
+        [p for p in sorted(folder.glob("*.jpg")) if 20 <= int(p.name.split("_")[0]) <= 60][:3]
+        if folder.is_dir()
+        else []
+    )
+    if files:
+        base = np.full((220, 640, 3), 100, np.uint8)
+        for index, path in enumerate(files):
+            base[30:190, 20 + index * 200 : 180 + index * 200] = cv2.resize(read_image(path), (160, 160))
+    else:
+        base = read_image(SAMPLES / "astronaut.jpg")
+    return [np.ascontiguousarray(np.roll(base, shift_px * i, axis=1)) for i in range(count)]
+
+
+def write_camera_bag(path, frames, storage: str = "mcap", period_s: float = 0.25, broken_at: int | None = None):
+    """A rosbag2 with /camera/image_raw (cycling bgr8, rgb8, mono8) and /camera/image/compressed.
+
+    ``broken_at``: that raw frame gets truncated data. Returns the header stamps (sec, nanosec) per raw frame.
+    """
+    import cv2
+    import numpy as np
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    image_type = store.types["sensor_msgs/msg/Image"]
+    compressed_type = store.types["sensor_msgs/msg/CompressedImage"]
+    header_type, time_type = store.types["std_msgs/msg/Header"], store.types["builtin_interfaces/msg/Time"]
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    stamps = []
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
+        raw_conn = writer.add_connection("/camera/image_raw", image_type.__msgtype__, typestore=store)
+        jpeg_conn = writer.add_connection("/camera/image/compressed", compressed_type.__msgtype__, typestore=store)
+        for index, frame in enumerate(frames):
+            t_ns = 1_700_000_000_000_000_000 + int(index * period_s * 1e9)
+            header = header_type(stamp=time_type(sec=t_ns // 10**9, nanosec=t_ns % 10**9), frame_id="camera")
+            stamps.append((header.stamp.sec, header.stamp.nanosec))
+            encoding = ("bgr8", "rgb8", "mono8")[index % 3]
+            pixels = {"bgr8": frame, "rgb8": frame[..., ::-1], "mono8": cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)}[
+                encoding
+            ]
+            data = np.ascontiguousarray(pixels).reshape(-1)
+            if index == broken_at:
+                data = data[:100]
+            channels = 1 if encoding == "mono8" else 3
+            msg = image_type(
+                header=header,
+                height=frame.shape[0],
+                width=frame.shape[1],
+                encoding=encoding,
+                is_bigendian=0,
+                step=frame.shape[1] * channels,
+                data=data,
+            )
+            writer.write(raw_conn, t_ns, store.serialize_cdr(msg, image_type.__msgtype__))
+            ok, jpeg = cv2.imencode(".jpg", frame)
+            compressed = compressed_type(header=header, format="jpeg", data=jpeg.reshape(-1))
+            writer.write(jpeg_conn, t_ns + 1000, store.serialize_cdr(compressed, compressed_type.__msgtype__))
+    return stamps

@@ -13,6 +13,8 @@ COMMANDS: dict[str, str] = {
     "analyze": "Detect faces and classify them in image files.",
     "track": "Follow faces with stable ids through a folder of frames or a video.",
     "demo": "Run the ROS node on the bundled sample frames and print what it publishes.",
+    "bag": "Run the pipeline over a rosbag2 and write the results as an MCAP bag.",
+    "replay": "Publish a rosbag2's image topics over ROS 2 at the recorded timing.",
     "bench": "Time each stage (detector, heads, tracker) on this machine.",
     "export": "Rebuild the ONNX models and their manifest from the source wheels.",
 }

@@ -60,23 +60,31 @@ class ModelEntry:
         return InputSpec.from_manifest(self.raw["input"])
 
 
+def find_package_data(subdir: str, marker: str) -> Path:
+    """The folder ``subdir`` of this package's data (models, msg) that holds ``marker``.
+
+    Looks in the source tree, an install's ``share/face_perception`` (colcon or pip).
+    """
+    here = Path(__file__).resolve()
+    candidates = [here.parents[2] / subdir]  # source checkout: <root>/face_perception/core
+    for parent in here.parents:  # colcon install: <prefix>/lib/pythonX/site-packages/...
+        candidates.append(parent / "share" / "face_perception" / subdir)
+    candidates.append(Path(sys.prefix) / "share" / "face_perception" / subdir)
+    for candidate in candidates:
+        if (candidate / marker).is_file():
+            return candidate
+    raise FileNotFoundError(f"no {subdir}/{marker} found (looked in: {', '.join(str(c) for c in candidates[:3])})")
+
+
 def default_models_dir() -> Path:
-    """Find the models folder: $FACE_PERCEPTION_MODELS, the source tree, or an install's share/."""
+    """The models folder: $FACE_PERCEPTION_MODELS, the source tree, or an install's share/."""
     override = os.environ.get(MODELS_DIR_ENV)
     if override:
         return Path(override)
-    here = Path(__file__).resolve()
-    candidates = [here.parents[2] / "models"]  # source checkout: <root>/face_perception/core
-    for parent in here.parents:  # colcon install: <prefix>/lib/pythonX/site-packages/...
-        candidates.append(parent / "share" / "face_perception" / "models")
-    candidates.append(Path(sys.prefix) / "share" / "face_perception" / "models")
-    for candidate in candidates:
-        if (candidate / MANIFEST_NAME).is_file():
-            return candidate
-    raise ModelError(
-        "no models folder with a manifest.json was found; set the models_dir parameter "
-        f"or ${MODELS_DIR_ENV} (looked in: {', '.join(str(c) for c in candidates[:3])})"
-    )
+    try:
+        return find_package_data("models", MANIFEST_NAME)
+    except FileNotFoundError as error:
+        raise ModelError(f"{error}; set the models_dir parameter or ${MODELS_DIR_ENV}") from error
 
 
 class ModelStore:

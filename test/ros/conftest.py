@@ -26,11 +26,12 @@ def ros_context():
 class Harness:
     """The perception node and a test node spun by one executor in a background thread."""
 
-    def __init__(self, overrides: dict | None = None, namespace: str = "") -> None:
+    def __init__(self, overrides: dict | None = None, namespace: str = "", remap: dict | None = None) -> None:
         from face_perception.ros.node import FacePerceptionNode
 
         params = [Parameter(k, value=v) for k, v in (overrides or {}).items()]
-        self.node = FacePerceptionNode(parameter_overrides=params, namespace=namespace)
+        cli_args = ["--ros-args", *[arg for a, b in (remap or {}).items() for arg in ("-r", f"{a}:={b}")]]
+        self.node = FacePerceptionNode(parameter_overrides=params, namespace=namespace, cli_args=cli_args)
         self.peer = Node("test_peer", namespace=namespace)
         self.executor = MultiThreadedExecutor(num_threads=2)
         self.executor.add_node(self.node)
@@ -58,9 +59,9 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
 def harness_factory():
     made: list[Harness] = []
 
-    def make(overrides: dict | None = None, namespace: str = "") -> Harness:
+    def make(overrides: dict | None = None, namespace: str = "", remap: dict | None = None) -> Harness:
         """A node with the given parameters; tracking is off unless asked for (one frame, one answer)."""
-        harness = Harness({"tracking.enabled": False, **(overrides or {})}, namespace)
+        harness = Harness({"tracking.enabled": False, **(overrides or {})}, namespace, remap)
         made.append(harness)
         return harness
 

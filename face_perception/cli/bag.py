@@ -1,0 +1,39 @@
+"""``face-perception bag``: run the pipeline over a rosbag2 (MCAP or sqlite3), write results as MCAP."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, metavar="IN", help="rosbag2 folder (or .mcap / .db3 file's folder)")
+    parser.add_argument("--out", type=Path, required=True, help="output bag folder (MCAP), must not exist")
+    parser.add_argument("--topics", nargs="+", help="image topics to process (default: every image topic)")
+    parser.add_argument("--jsonl", type=Path, help="also write one JSON line per frame here")
+    parser.add_argument("--config", type=Path, help="parameters YAML (same as the node)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    from face_perception.bags.process import count_image_messages, output_topics, process_bag
+    from face_perception.core.config import load_pipeline_config
+
+    config = load_pipeline_config(args.config)
+    total = count_image_messages(args.input, args.topics)
+    with contextlib.ExitStack() as stack:
+        jsonl = stack.enter_context(args.jsonl.open("w")) if args.jsonl else None
+        bar = None
+        if not args.no_progress and (sys.stderr.isatty() or total >= 200):
+            from tqdm import tqdm
+
+            bar = stack.enter_context(tqdm(total=total, unit="frame", file=sys.stderr))
+        summary = process_bag(args.input, args.out, config, args.topics, jsonl, bar.update if bar else None)
+    for topic, frames in summary.frames.items():
+        sys.stdout.write(f"{topic}: {frames} frames -> {output_topics(topic)[0]}\n")
+    sys.stdout.write(
+        f"{summary.faces} faces, {summary.failed} frames failed (see /face_perception/errors); wrote {args.out}\n"
+    )
+    return 1 if summary.failed else 0
