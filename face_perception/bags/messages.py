@@ -10,16 +10,16 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 from face_perception.core.images_raw import decode_compressed, raw_to_bgr
+from face_perception.core.message_fields import event_fields, face_fields
 from face_perception.core.runtime import find_package_data
 from face_perception.core.tracker import FaceEvent, TrackedFace
-from face_perception.core.types import EMOTION_LABELS, FaceResult, FrameResult
+from face_perception.core.types import FrameResult
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 FACE_ARRAY = "face_perception/msg/FaceArray"
 FACE_EVENT = "face_perception/msg/FaceEvent"
 DIAGNOSTIC_STATUS = "diagnostic_msgs/msg/DiagnosticStatus"
-NAN = float("nan")
 
 
 @lru_cache(maxsize=1)
@@ -41,51 +41,14 @@ def image_to_bgr(msgtype: str, msg: Any, max_side_px: int) -> np.ndarray:
     return raw_to_bgr(msg.data, msg.width, msg.height, msg.encoding, msg.step, bool(msg.is_bigendian), max_side_px)
 
 
-def _emotion(face: FaceResult | None) -> tuple[str, float, np.ndarray]:
-    if face is None or face.emotion is None:
-        return "", NAN, np.full(len(EMOTION_LABELS), NAN, np.float32)
-    scores = np.array([face.emotion.scores[label] for label in EMOTION_LABELS], np.float32)
-    return face.emotion.label, face.emotion.score, scores
-
-
-def _face(raw: FaceResult, smoothed: FaceResult, face_id: int, age_s: float) -> Any:
-    store = typestore()
-    label, score, scores = _emotion(smoothed)
-    raw_label, _, raw_scores = _emotion(raw)
-    box = raw.detection.box
-    return store.types["face_perception/msg/Face"](
-        id=face_id,
-        track_age_s=float(age_s),
-        x_min=box.x_min,
-        y_min=box.y_min,
-        x_max=box.x_max,
-        y_max=box.y_max,
-        detection_score=raw.detection.score,
-        landmarks_x=raw.detection.landmarks[:, 0].astype(np.float32),
-        landmarks_y=raw.detection.landmarks[:, 1].astype(np.float32),
-        emotion=label,
-        emotion_score=score,
-        emotion_scores=scores,
-        gender="" if smoothed.gender is None else smoothed.gender.label,
-        gender_score=NAN if smoothed.gender is None else smoothed.gender.score,
-        age=NAN if smoothed.age is None else smoothed.age,
-        eyeglasses_probability=NAN if smoothed.eyewear is None else smoothed.eyewear.probability,
-        eyeglasses=False if smoothed.eyewear is None else smoothed.eyewear.worn,
-        raw_emotion=raw_label,
-        raw_emotion_scores=raw_scores,
-        raw_gender="" if raw.gender is None else raw.gender.label,
-        raw_gender_score=NAN if raw.gender is None else raw.gender.score,
-        raw_age=NAN if raw.age is None else raw.age,
-        raw_eyeglasses_probability=NAN if raw.eyewear is None else raw.eyewear.probability,
-    )
-
-
 def face_array(result: FrameResult, header: Any, tracked: list[TrackedFace] | None, first_id: int) -> Any:
     """A FaceArray for one frame; without tracking, ids count up from ``first_id``."""
     if tracked is None:
-        faces = [_face(f, f, first_id + i, 0.0) for i, f in enumerate(result.faces)]
+        shown = [(f, f, first_id + i, 0.0) for i, f in enumerate(result.faces)]
     else:
-        faces = [_face(t.raw, t.smoothed, t.track_id, t.age_s) for t in tracked]
+        shown = [(t.raw, t.smoothed, t.track_id, t.age_s) for t in tracked]
+    face_type = typestore().types["face_perception/msg/Face"]
+    faces = [face_type(**face_fields(*fields)) for fields in shown]
     return typestore().types[FACE_ARRAY](
         header=header,
         image_width=result.image_width,
@@ -96,14 +59,7 @@ def face_array(result: FrameResult, header: Any, tracked: list[TrackedFace] | No
 
 
 def face_event(event: FaceEvent, header: Any) -> Any:
-    return typestore().types[FACE_EVENT](
-        header=header,
-        type=event.type.value,
-        face_id=event.track_id,
-        track_age_s=float(event.track_age_s),
-        emotion=event.emotion,
-        previous_emotion=event.previous_emotion,
-    )
+    return typestore().types[FACE_EVENT](header=header, **event_fields(event))
 
 
 def error_status(topic: str, error: str, stamp: Any) -> Any:

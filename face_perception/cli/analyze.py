@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-from face_perception.cli.results_json import describe_face_json, face_to_json
+from face_perception.cli.results_json import emit, face_to_json
 from face_perception.core.config import load_pipeline_config
 from face_perception.core.errors import FacePerceptionError
 from face_perception.core.images import list_images, read_image
@@ -43,7 +42,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     failures = 0
     for record in analyze(pipeline, paths):
         failures += "error" in record
-        _emit(record, args.json, out)
+        emit(record, args.json, out, "image", lambda r: f"{len(r['faces'])} face(s), {r['latency_ms']} ms")
     if not paths:
         log.warning("no images found under %s", ", ".join(args.paths))
     return 1 if failures else 0
@@ -79,15 +78,3 @@ def _analyze_crops(pipeline: FacePipeline, paths: list[Path]):
         latency_ms = 1000.0 * (time.perf_counter() - began) / len(readable)
         for (path, _), face in zip(readable, faces, strict=True):
             yield {"image": str(path), "faces": [face_to_json(face)], "latency_ms": round(latency_ms, 3)}
-
-
-def _emit(record: dict, as_json: bool, out: TextIO) -> None:
-    if as_json:
-        out.write(json.dumps(record) + "\n")
-        return
-    if "error" in record:
-        out.write(f"{record['image']}: ERROR {record['error']}\n")
-        return
-    out.write(f"{record['image']}: {len(record['faces'])} face(s), {record['latency_ms']} ms\n")
-    for face in record["faces"]:
-        out.write(f"  {describe_face_json(face)}\n")

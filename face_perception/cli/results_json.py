@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -53,3 +55,20 @@ def describe_face_json(face: dict[str, Any]) -> str:
             f"eyeglasses {'yes' if face['eyeglasses']['worn'] else 'no'} ({face['eyeglasses']['probability']:.2f})"
         )
     return ", ".join(parts)
+
+
+def emit(
+    record: dict[str, Any], as_json: bool, out: TextIO, key: str, headline: Callable[[dict[str, Any]], str]
+) -> None:
+    """Write one record: a JSON line, or a headline plus one line per face (and event)."""
+    if as_json:
+        out.write(json.dumps(record) + "\n")
+        return
+    if "error" in record:
+        out.write(f"{record[key]}: ERROR {record['error']}\n")
+        return
+    out.write(f"{record[key]}: {headline(record)}\n")
+    for face in record["faces"]:
+        out.write(f"  {describe_face_json(face)}\n")
+    for event in record.get("events", []):
+        out.write(f"  event: {event['type']} #{event['track_id']} {event['emotion']}\n")

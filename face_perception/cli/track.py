@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from face_perception.cli.results_json import describe_face_json, face_to_json
+from face_perception.cli.results_json import emit, face_to_json
 from face_perception.core.config import load_pipeline_config
 from face_perception.core.errors import FacePerceptionError, ImageError
 from face_perception.core.images import IMAGE_SUFFIXES, read_image
@@ -103,19 +102,5 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                         for e in events
                     ],
                 }
-        _emit(record, args.json, out)
+        emit(record, args.json, out, "frame", lambda r: f"t={r['time_s']:.2f}s, {len(r['faces'])} tracked face(s)")
     return 1 if failures else 0
-
-
-def _emit(record: dict, as_json: bool, out: TextIO) -> None:
-    if as_json:
-        out.write(json.dumps(record) + "\n")
-        return
-    if "error" in record:
-        out.write(f"{record['frame']}: ERROR {record['error']}\n")
-        return
-    out.write(f"{record['frame']} t={record['time_s']:.2f}s: {len(record['faces'])} tracked face(s)\n")
-    for face in record["faces"]:
-        out.write(f"  {describe_face_json(face)}\n")
-    for event in record["events"]:
-        out.write(f"  event: {event['type']} #{event['track_id']} {event['emotion']}\n")

@@ -8,8 +8,9 @@ from std_msgs.msg import Header
 
 from face_perception.core.errors import ImageError
 from face_perception.core.images_raw import decode_compressed, raw_to_bgr
+from face_perception.core.message_fields import event_fields, face_fields
 from face_perception.core.tracker import FaceEvent
-from face_perception.core.types import EMOTION_LABELS, FaceResult, FrameResult
+from face_perception.core.types import FaceResult, FrameResult
 from face_perception.msg import Face, FaceArray
 from face_perception.msg import FaceEvent as FaceEventMsg
 
@@ -19,8 +20,6 @@ try:  # cv_bridge comes with an apt ROS 2 install; the built-in decoder covers i
     _BRIDGE: CvBridge | None = CvBridge()
 except ImportError:  # pragma: no cover - depends on the ROS install
     _BRIDGE = None
-
-NAN = float("nan")
 
 
 def image_to_bgr(msg: Image, max_side_px: int, use_cv_bridge: bool = True) -> np.ndarray:
@@ -55,54 +54,16 @@ def bgr_to_image(image: np.ndarray, header: Header) -> Image:
 
 
 def face_to_msg(raw: FaceResult, smoothed: FaceResult, face_id: int, track_age_s: float = 0.0) -> Face:
-    """One face as a face_perception/Face: smoothed attributes, and this frame's raw_* values.
-
-    Without tracking, pass the same result as ``raw`` and ``smoothed``. NaN / "" where a head is off.
-    """
-    msg = Face()
-    msg.id = face_id
-    msg.track_age_s = float(track_age_s)
-    box = raw.detection.box
-    msg.x_min, msg.y_min, msg.x_max, msg.y_max = box.x_min, box.y_min, box.x_max, box.y_max
-    msg.detection_score = raw.detection.score
-    landmarks = raw.detection.landmarks.astype(np.float32)
-    msg.landmarks_x = landmarks[:, 0].tolist()
-    msg.landmarks_y = landmarks[:, 1].tolist()
-    msg.emotion, msg.emotion_score, msg.emotion_scores = _emotion_fields(smoothed)
-    msg.raw_emotion, _, msg.raw_emotion_scores = _emotion_fields(raw)
-    msg.gender, msg.gender_score = _gender_fields(smoothed)
-    msg.raw_gender, msg.raw_gender_score = _gender_fields(raw)
-    msg.age = smoothed.age if smoothed.age is not None else NAN
-    msg.raw_age = raw.age if raw.age is not None else NAN
-    if smoothed.eyewear is not None:
-        msg.eyeglasses_probability = smoothed.eyewear.probability
-        msg.eyeglasses = smoothed.eyewear.worn
-    else:
-        msg.eyeglasses_probability = NAN
-    msg.raw_eyeglasses_probability = raw.eyewear.probability if raw.eyewear is not None else NAN
-    return msg
-
-
-def _emotion_fields(face: FaceResult) -> tuple[str, float, list[float]]:
-    if face.emotion is None:
-        return "", NAN, [NAN] * len(EMOTION_LABELS)
-    return face.emotion.label, face.emotion.score, [face.emotion.scores[label] for label in EMOTION_LABELS]
-
-
-def _gender_fields(face: FaceResult) -> tuple[str, float]:
-    return ("", NAN) if face.gender is None else (face.gender.label, face.gender.score)
+    """One face as a face_perception/Face (see ``message_fields.face_fields``)."""
+    fields = face_fields(raw, smoothed, face_id, track_age_s)
+    for name in ("landmarks_x", "landmarks_y", "emotion_scores", "raw_emotion_scores"):
+        fields[name] = fields[name].tolist()
+    return Face(**fields)
 
 
 def event_to_msg(event: FaceEvent, header: Header) -> FaceEventMsg:
     """A tracker event as a face_perception/FaceEvent with the frame's header."""
-    return FaceEventMsg(
-        header=header,
-        type=event.type.value,
-        face_id=event.track_id,
-        track_age_s=float(event.track_age_s),
-        emotion=event.emotion,
-        previous_emotion=event.previous_emotion,
-    )
+    return FaceEventMsg(header=header, **event_fields(event))
 
 
 def frame_to_msg(result: FrameResult, header: Header, faces: list[Face]) -> FaceArray:
