@@ -1,0 +1,1 @@
+"""Model training (PyTorch, the ``train`` extra). Never imported by the node or the core library."""
