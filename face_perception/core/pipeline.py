@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import cv2
 import numpy as np
 
 from face_perception.core.config import PipelineConfig
@@ -15,6 +16,10 @@ from face_perception.core.preprocess import align_faces, resize_crops
 from face_perception.core.registry import HEAD_CLASSES
 from face_perception.core.runtime import ModelStore
 from face_perception.core.types import Box, Detection, FaceResult, FrameResult
+
+
+# Face crops smaller than this are enlarged before the detector looks for their landmarks.
+CROP_MIN_SIDE_PX = 160
 
 
 class FacePipeline:
@@ -46,21 +51,59 @@ class FacePipeline:
         return FrameResult(faces, width, height, time.perf_counter() - start)
 
     def process_crops(self, crops: list[np.ndarray]) -> list[FaceResult]:
-        """Classify images that are each one face crop already (detection skipped).
+        """Classify images that are each one face crop already (FER2013, UTKFace style).
 
-        Each crop becomes a face whose box is the whole crop, with score 1 and
-        unknown (NaN) landmarks; the crop is resized to each head's input.
+        The detector runs on each crop only to find the face's landmarks, so every head gets
+        the same aligned chip it gets on camera frames; the most central face is used. Where
+        no face is found, the whole crop is resized instead (box: the whole crop, score 0,
+        landmarks NaN).
         """
         crops_bgr = [as_bgr(crop, self.config.max_image_side_px) for crop in crops]
-        detections = [
-            Detection(
-                box=Box(0.0, 0.0, float(c.shape[1]), float(c.shape[0])),
-                score=1.0,
+        detections = [self._central_face(crop) for crop in crops_bgr]
+        found = [i for i, d in enumerate(detections) if d is not None]
+        missing = [i for i, d in enumerate(detections) if d is None]
+        for index in missing:
+            height, width = crops_bgr[index].shape[:2]
+            detections[index] = Detection(
+                box=Box(0.0, 0.0, float(width), float(height)),
+                score=0.0,
                 landmarks=np.full((5, 2), np.nan, dtype=np.float32),
             )
-            for c in crops_bgr
-        ]
-        return self._classify(detections, lambda size, _padding: resize_crops(crops_bgr, size))
+
+        def make_chips(size: int, padding: float) -> np.ndarray:
+            chips = np.empty((len(crops_bgr), size, size, 3), dtype=np.uint8)
+            for index in found:
+                chips[index] = align_faces(crops_bgr[index], [detections[index].landmarks], size, padding)[0]
+            if missing:
+                chips[missing] = resize_crops([crops_bgr[i] for i in missing], size)
+            return chips
+
+        return self._classify(detections, make_chips)
+
+    def _central_face(self, crop: np.ndarray) -> Detection | None:
+        """The detection nearest the crop's centre (small crops are enlarged to find it), or None."""
+        scale = max(1.0, CROP_MIN_SIDE_PX / min(crop.shape[:2]))
+        if scale > 1.0:
+            enlarged = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+            found = self._central_face(enlarged)
+            if found is None:
+                return None
+            box = found.box
+            return Detection(
+                Box(box.x_min / scale, box.y_min / scale, box.x_max / scale, box.y_max / scale),
+                found.score,
+                found.landmarks / scale,
+            )
+        detections = self.detector.detect(crop)
+        if not detections:
+            return None
+        centre = np.array([crop.shape[1] / 2, crop.shape[0] / 2])
+
+        def distance(d: Detection) -> float:
+            box = d.box
+            return float(np.hypot((box.x_min + box.x_max) / 2 - centre[0], (box.y_min + box.y_max) / 2 - centre[1]))
+
+        return min(detections, key=distance)
 
     def _classify(self, detections: list[Detection], make_chips) -> list[FaceResult]:
         faces = [FaceResult(detection=d) for d in detections]

@@ -145,7 +145,7 @@ def export_models(out_dir: Path, wheel_dir: Path | None = None) -> dict[str, Any
                 "layout": "NCHW",
                 "color": "gray",
                 "size": 64,
-                "crop_padding": 0.1,
+                "crop_padding": 0.2,
                 "mean": [127.5],
                 "scale": 1.0 / 127.5,
             },

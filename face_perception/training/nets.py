@@ -37,7 +37,8 @@ class SeparableBlock(nn.Module):
 
 
 class ChipNet(nn.Module):
-    """Stem, separable residual blocks halving the resolution, global pooling, a linear classifier.
+    """Stem (a full-resolution 3x3 convolution, then a stride-2 one), separable residual blocks that
+    halve the resolution, global pooling and a linear classifier.
 
     ``widths``: channels of the stem and of each block. The forward pass ends in softmax, so
     the exported ONNX model returns probabilities.
@@ -46,7 +47,7 @@ class ChipNet(nn.Module):
     def __init__(self, in_channels: int, classes: int, widths: tuple[int, ...], dropout: float = 0.2) -> None:
         super().__init__()
         stem = widths[0]
-        self.stem = nn.Sequential(_conv_bn(in_channels, stem, 3), _conv_bn(stem, stem, 3))
+        self.stem = nn.Sequential(_conv_bn(in_channels, stem // 2, 3), _conv_bn(stem // 2, stem, 3, stride=2))
         blocks = []
         for cin, cout in zip(widths[:-1], widths[1:], strict=True):
             blocks.append(SeparableBlock(cin, cout))

@@ -39,7 +39,9 @@ def test_analyze_faces_are_crops_on_fer_and_utkface():
     utk = sorted(shared("utkface", "dev").glob("*.jpg"))[:20]
     code, records = _run(["analyze", "--json", "--faces-are-crops", *map(str, fer + utk)])
     assert code == 0 and len(records) == 40
-    assert all(len(r["faces"]) == 1 and r["faces"][0]["landmarks"] is None for r in records)
+    assert all(len(r["faces"]) == 1 for r in records)
+    # the detector finds the landmarks inside the crops, so heads get aligned chips
+    assert sum(r["faces"][0]["landmarks"] is not None for r in records) >= 36
     happy = sum(r["faces"][0]["emotion"]["label"] == "happy" for r in records[:20])
     assert happy >= 14
 
