@@ -48,7 +48,7 @@ class HeadConfig:
 
 def _default_heads() -> dict[str, HeadConfig]:
     return {
-        "emotion": HeadConfig(enabled=True, model="emotion_mini_xception"),
+        "emotion": HeadConfig(enabled=True, model="emotion_chipnet"),
         "gender": HeadConfig(enabled=True, model="gender_dlib_v1"),
         "age": HeadConfig(enabled=True, model="age_dlib_v1"),
     }

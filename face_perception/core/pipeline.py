@@ -17,7 +17,6 @@ from face_perception.core.registry import HEAD_CLASSES
 from face_perception.core.runtime import ModelStore
 from face_perception.core.types import Box, Detection, FaceResult, FrameResult
 
-
 # Face crops smaller than this are enlarged before the detector looks for their landmarks.
 CROP_MIN_SIDE_PX = 160
 

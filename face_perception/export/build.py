@@ -178,6 +178,25 @@ def export_models(out_dir: Path, wheel_dir: Path | None = None) -> dict[str, Any
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
         log.info("wrote %s (%d bytes)", out_dir / name, len(data))
+    # Models trained by the project (no wheel source) stay as they are.
+    previous = out_dir / MANIFEST_NAME
+    if previous.is_file():
+        for model_id, entry in json.loads(previous.read_text()).get("models", {}).items():
+            if "training" in entry and model_id not in models:
+                models[model_id] = entry
     manifest = {"schema_version": 1, "models": models}
-    (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    previous.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def install_trained_model(models_dir: Path, model_id: str, onnx_path: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """Copy a trained ONNX model into ``models_dir`` and record it in the manifest."""
+    data = onnx_path.read_bytes()
+    onnx.checker.check_model(onnx.load_from_string(data))
+    file = f"{model_id}.onnx"
+    (models_dir / file).write_bytes(data)
+    manifest_path = models_dir / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest["models"][model_id] = {"file": file, "sha256": hashlib.sha256(data).hexdigest(), **entry}
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest["models"][model_id]

@@ -30,8 +30,9 @@ class Dataset:
 
     def subset(self, index: np.ndarray) -> Dataset:
         groups = None if self.groups is None else self.groups[index]
-        return Dataset(self.images[index], self.labels[index], self.classes,
-                       tuple(self.names[i] for i in index), groups)
+        return Dataset(
+            self.images[index], self.labels[index], self.classes, tuple(self.names[i] for i in index), groups
+        )
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +49,15 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 def _pack(path: Path, files: list[Path], labels: np.ndarray, classes: tuple[str, ...], groups=None) -> None:
     blobs = [np.fromfile(f, dtype=np.uint8) for f in files]
     offsets = np.cumsum([0] + [len(b) for b in blobs])
-    np.savez(path, blob=np.concatenate(blobs), offsets=offsets, labels=labels, classes=np.array(classes),
-             names=np.array([f.name for f in files]), groups=np.array([] if groups is None else groups))
+    np.savez(
+        path,
+        blob=np.concatenate(blobs),
+        offsets=offsets,
+        labels=labels,
+        classes=np.array(classes),
+        names=np.array([f.name for f in files]),
+        groups=np.array([] if groups is None else groups),
+    )
 
 
 def load_pack(path: Path, flags: int) -> Dataset:

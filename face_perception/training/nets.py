@@ -52,7 +52,9 @@ class ChipNet(nn.Module):
         for cin, cout in zip(widths[:-1], widths[1:], strict=True):
             blocks.append(SeparableBlock(cin, cout))
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(widths[-1], classes))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(widths[-1], classes)
+        )
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(x)))

@@ -53,8 +53,11 @@ def augment(batch: torch.Tensor, config: TrainConfig, generator: torch.Generator
     flip = torch.where(torch.rand(n, generator=generator, device=device) < 0.5, -1.0, 1.0)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack(
-        [torch.stack([cos * flip, -sin, uniform(-1, 1) * config.shift * 2], 1),
-         torch.stack([sin * flip, cos, uniform(-1, 1) * config.shift * 2], 1)], 1
+        [
+            torch.stack([cos * flip, -sin, uniform(-1, 1) * config.shift * 2], 1),
+            torch.stack([sin * flip, cos, uniform(-1, 1) * config.shift * 2], 1),
+        ],
+        1,
     )
     grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
     out = F.grid_sample(batch, grid, padding_mode="border", align_corners=False)
@@ -95,7 +98,9 @@ def train(
     """Train, keep the best epoch on ``val_set``, and write ``out_dir/train_log.json``."""
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    target = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    target = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    )
     generator = torch.Generator(device=target).manual_seed(config.seed)
     channels = 1 if train_set.images.ndim == 3 else train_set.images.shape[-1]
     model = ChipNet(channels, len(train_set.classes), config.widths, config.dropout).to(target)
@@ -127,10 +132,16 @@ def train(
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total_loss += float(loss) * len(index)
+            total_loss += loss.detach() * len(index)
         accuracy = float((predict(model, x_val).argmax(1) == y_val).float().mean())
-        history.append({"epoch": epoch + 1, "loss": total_loss / len(x_train), "val_accuracy": accuracy,
-                        "elapsed_s": round(time.time() - started, 1)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": float(total_loss) / len(x_train),
+                "val_accuracy": accuracy,
+                "elapsed_s": round(time.time() - started, 1),
+            }
+        )
         log.info("epoch %d/%d loss %.4f val %.4f", epoch + 1, config.epochs, history[-1]["loss"], accuracy)
         if accuracy > best:
             best, best_state = accuracy, {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -157,9 +168,14 @@ def export_onnx(model: nn.Module, channels: int, size: int, path: Path) -> bytes
 
     buffer = io.BytesIO()
     torch.onnx.export(
-        model.cpu().eval(), torch.zeros(1, channels, size, size), buffer, input_names=["input"],
-        output_names=["probabilities"], dynamic_axes={"input": {0: "N"}, "probabilities": {0: "N"}},
-        opset_version=17, dynamo=False,
+        model.cpu().eval(),
+        torch.zeros(1, channels, size, size),
+        buffer,
+        input_names=["input"],
+        output_names=["probabilities"],
+        dynamic_axes={"input": {0: "N"}, "probabilities": {0: "N"}},
+        opset_version=17,
+        dynamo=False,
     )
     data = buffer.getvalue()
     path.write_bytes(data)

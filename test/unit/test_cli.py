@@ -61,7 +61,7 @@ def test_bad_config_is_a_clear_error(tmp_path, caplog):
 
 def test_export_check_verifies_models(capsys):
     assert main(["export", "--check"]) == 0
-    assert capsys.readouterr().out.count("ok  ") == 4
+    assert capsys.readouterr().out.count("ok  ") == 5
 
 
 @pytest.mark.parametrize("argv", [["analyze"], ["nope"]])

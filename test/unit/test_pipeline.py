@@ -93,25 +93,24 @@ def test_several_faces_in_one_frame_are_classified_in_one_batch(pipeline):
     assert [int(c // 200) for c in centres] == [0, 1, 2, 3]
 
 
-def test_emotion_accuracy_on_fer2013_public_test():
+def _fer_accuracy(model_id: str) -> float:
     folder = shared("fer2013", "public_test")
-    config = PipelineConfig(
-        heads={
-            "emotion": HeadConfig(True, "emotion_mini_xception"),
-            "gender": HeadConfig(False, "gender_dlib_v1"),
-            "age": HeadConfig(False, "age_dlib_v1"),
-        }
-    )
+    config = PipelineConfig.from_parameters({"emotion.model": model_id, "gender.enabled": False, "age.enabled": False})
     emotion_only = FacePipeline(config)
     files = sorted(folder.glob("*/*"))
+    assert len(files) == 3589
     correct = 0
     for start in range(0, len(files), 512):
         batch = files[start : start + 512]
         faces = emotion_only.process_crops([read_image(f) for f in batch])
         correct += sum(face.emotion.label == f.parent.name for face, f in zip(faces, batch, strict=True))
-    accuracy = correct / len(files)
-    assert len(files) == 3589
-    assert accuracy > 0.63  # the seed model's published figure is 66%; measured 65.3% here
+    return correct / len(files)
+
+
+def test_emotion_accuracy_on_fer2013_public_test():
+    # measured here: 65.1% for the seed model (its paper says 66%), 67.5% for the project's model
+    assert _fer_accuracy("emotion_mini_xception") > 0.64
+    assert _fer_accuracy("emotion_chipnet") > 0.665
 
 
 def test_gender_accuracy_on_utkface_adults(pipeline):

@@ -1,0 +1,177 @@
+"""The trainable tasks: where their data comes from, their config, and how they are scored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from face_perception.core.types import EMOTION_LABELS
+from face_perception.training.data import (
+    GLASSES_LABELS,
+    Dataset,
+    _pack,
+    glasses_rows,
+    load_fer,
+    load_pack,
+    pack_fer,
+)
+from face_perception.training.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class Task:
+    config: TrainConfig
+    val_fraction: float
+    load_train: Callable[[Path], Dataset]
+    load_test: Callable[[Path], Dataset | None]
+    pack: Callable[[Path, Path], None]
+    score: Callable[[np.ndarray, Dataset], dict]
+    manifest_entry: dict
+
+
+def _accuracy(probabilities: np.ndarray, test: Dataset) -> dict:
+    predicted = probabilities.argmax(1)
+    per_class = {
+        name: float((predicted[test.labels == i] == i).mean())
+        for i, name in enumerate(test.classes)
+        if (test.labels == i).any()
+    }
+    return {
+        "samples": int(len(test.labels)),
+        "accuracy": float((predicted == test.labels).mean()),
+        "balanced_accuracy": float(np.mean(list(per_class.values()))),
+        "per_class_recall": per_class,
+    }
+
+
+# --- emotion: FER2013 -----------------------------------------------------------------------
+
+
+def _fer_train(data: Path) -> Dataset:
+    return load_fer(data if data.suffix == ".npz" else data / "fer2013" / "train")
+
+
+def _fer_test(data: Path) -> Dataset | None:
+    folder = data / "fer2013" / "public_test"
+    return load_fer(folder) if data.suffix != ".npz" and folder.is_dir() else None
+
+
+EMOTION = Task(
+    config=TrainConfig(epochs=150),
+    val_fraction=0.1,
+    load_train=_fer_train,
+    load_test=_fer_test,
+    pack=lambda data, path: pack_fer(data / "fer2013" / "train", path),
+    score=_accuracy,
+    manifest_entry={
+        "task": "emotion",
+        "description": "ChipNet (separable residual CNN, about 190k parameters) trained on FER2013 by this project.",
+        "license": "MIT",
+        "input": {
+            "layout": "NCHW",
+            "color": "gray",
+            "size": 48,
+            "crop_padding": 0.2,
+            "mean": [127.5],
+            "scale": 1.0 / 127.5,
+        },
+        "labels": list(EMOTION_LABELS),
+        "data": "FER2013 train (28,709 crops), 10% held out per class for model selection",
+    },
+)
+
+
+# --- eyewear: UTKFace crops labeled in glasses/labels.csv -----------------------------------
+
+GLASSES_CHIP = 64
+GLASSES_PADDING = 0.2
+
+
+def glasses_chips(data: Path, split: str) -> Dataset:
+    """Aligned RGB... (BGR) chips of the labeled UTKFace faces: label 1 for glasses or sunglasses."""
+    from face_perception.core.config import PipelineConfig
+    from face_perception.core.images import read_image
+    from face_perception.core.pipeline import FacePipeline
+    from face_perception.core.preprocess import align_faces, resize_crops
+
+    rows = glasses_rows(data, split)
+    finder = FacePipeline(
+        PipelineConfig.from_parameters({"emotion.enabled": False, "gender.enabled": False, "age.enabled": False})
+    )
+    chips = []
+    for path, _ in rows:
+        crop = read_image(path)
+        face = finder._central_face(crop)
+        if face is None:
+            chips.append(resize_crops([crop], GLASSES_CHIP)[0])
+        else:
+            chips.append(align_faces(crop, [face.landmarks], GLASSES_CHIP, GLASSES_PADDING)[0])
+    labels = np.array([0 if label == "none" else 1 for _, label in rows], dtype=np.int64)
+    groups = np.array([label for _, label in rows])
+    return Dataset(np.stack(chips), labels, GLASSES_LABELS, tuple(p.name for p, _ in rows), groups)
+
+
+def _pack_glasses(data: Path, path: Path) -> None:
+    dataset = glasses_chips(data, "train")
+    folder = path.parent / (path.stem + "_chips")
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, chip in zip(dataset.names, dataset.images, strict=True):
+        cv2.imwrite(str(folder / f"{name}.png"), chip)
+        files.append(folder / f"{name}.png")
+    _pack(path, files, dataset.labels, dataset.classes, dataset.groups)
+
+
+def _glasses_score(probabilities: np.ndarray, test: Dataset) -> dict:
+    scores = _accuracy(probabilities, test)
+    if test.groups is not None:
+        sunglasses = test.groups == "sunglasses"
+        scores["sunglasses_recall"] = (
+            float((probabilities[sunglasses].argmax(1) == 1).mean()) if sunglasses.any() else None
+        )
+    return scores
+
+
+GLASSES = Task(
+    config=TrainConfig(
+        widths=(16, 32, 64, 128),
+        size=GLASSES_CHIP,
+        epochs=40,
+        batch_size=64,
+        learning_rate=2e-3,
+        rotate_deg=10.0,
+        scale=0.1,
+        shift=0.05,
+        erase_prob=0.0,
+        class_balance=True,
+    ),
+    val_fraction=0.15,
+    load_train=lambda data: (
+        load_pack(data, cv2.IMREAD_COLOR) if data.suffix == ".npz" else glasses_chips(data, "train")
+    ),
+    load_test=lambda data: None if data.suffix == ".npz" else glasses_chips(data, "dev"),
+    pack=_pack_glasses,
+    score=_glasses_score,
+    manifest_entry={
+        "task": "eyewear",
+        "description": "ChipNet trained by this project: probability that glasses or sunglasses are worn.",
+        "license": "MIT",
+        "input": {
+            "layout": "NCHW",
+            "color": "bgr",
+            "size": GLASSES_CHIP,
+            "crop_padding": GLASSES_PADDING,
+            "mean": [127.5, 127.5, 127.5],
+            "scale": 1.0 / 127.5,
+        },
+        "labels": list(GLASSES_LABELS),
+        "threshold": 0.5,
+        "data": "UTKFace train images labeled in glasses/labels.csv (unsure rows left out), 15% held out",
+    },
+)
+
+TASKS = {"emotion": EMOTION, "glasses": GLASSES}
