@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "demo": "Run the ROS node on the bundled sample frames and print what it publishes.",
     "bag": "Run the pipeline over a rosbag2 and write the results as an MCAP bag.",
     "replay": "Publish a rosbag2's image topics over ROS 2 at the recorded timing.",
+    "eval": "Measure emotion, gender, age, eyewear or detection on labeled data; write reports.",
     "train": "Train the project's own emotion or eyewear model (needs PyTorch).",
     "bench": "Time each stage (detector, heads, tracker) on this machine.",
     "export": "Rebuild the ONNX models and their manifest from the source wheels.",

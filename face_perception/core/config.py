@@ -16,7 +16,7 @@ import yaml
 from face_perception.core.errors import ConfigError
 from face_perception.core.tracker import TrackerConfig
 
-HEAD_NAMES: tuple[str, ...] = ("emotion", "gender", "age")
+HEAD_NAMES: tuple[str, ...] = ("emotion", "gender", "age", "eyeglasses")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def _default_heads() -> dict[str, HeadConfig]:
         "emotion": HeadConfig(enabled=True, model="emotion_chipnet"),
         "gender": HeadConfig(enabled=True, model="gender_dlib_v1"),
         "age": HeadConfig(enabled=True, model="age_dlib_v1"),
+        "eyeglasses": HeadConfig(enabled=True, model="eyewear_chipnet"),
     }
 
 

@@ -78,6 +78,8 @@ _PIPELINE_DESCRIPTIONS: dict[str, str] = {
     "gender.model": "Gender model id (models/manifest.json).",
     "age.enabled": "Run the age head.",
     "age.model": "Age model id (models/manifest.json).",
+    "eyeglasses.enabled": "Run the eyewear head (glasses or sunglasses over the eyes).",
+    "eyeglasses.model": "Eyewear model id (models/manifest.json).",
     "tracking.enabled": "Track faces across frames: stable ids, smoothed attributes, face_events.",
     "tracking.min_hits": "A track is published after this many consecutive detections.",
     "tracking.max_missing_s": "A track survives this long without a detection (seconds of header time).",

@@ -1,0 +1,27 @@
+"""Eyewear classifier: probability that glasses or sunglasses are worn over the eyes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from face_perception.core.errors import ModelError
+from face_perception.core.models.base import ChipModel
+from face_perception.core.types import Eyewear
+
+EYEWEAR_LABELS = ("none", "eyewear")
+
+
+class EyewearClassifier(ChipModel):
+    """Eyeglasses head: P(eyewear) per face, and whether it passes the model's threshold."""
+
+    task = "eyewear"
+    result_field = "eyewear"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.entry.labels != EYEWEAR_LABELS:
+            raise ModelError(f"{self.entry.model_id}: labels {self.entry.labels} are not {EYEWEAR_LABELS}")
+        self.threshold = float(self.entry.raw.get("threshold", 0.5))
+
+    def _postprocess(self, outputs: np.ndarray) -> list[Eyewear]:
+        return [Eyewear(probability=float(p), worn=bool(p >= self.threshold)) for p in outputs[:, 1]]

@@ -1,0 +1,1 @@
+"""Evaluation on labeled data: metrics, plots and markdown reports (the ``eval`` extra: matplotlib)."""

@@ -1,0 +1,299 @@
+"""One evaluation per task: run the pipeline on labeled data, compute metrics, draw plots, write markdown."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from face_perception.core.config import PipelineConfig
+from face_perception.core.images import read_image
+from face_perception.core.nms import pairwise_iou
+from face_perception.core.pipeline import FacePipeline
+from face_perception.core.types import EMOTION_LABELS, FaceResult
+from face_perception.evaluation import datasets, plots
+from face_perception.evaluation.metrics import balanced_accuracy, by_group, calibration, confusion
+
+BATCH = 256
+
+
+@dataclass
+class Report:
+    """Markdown lines, the numbers as a dict, and the plot files written next to the report."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, header: list[str], rows: list[list[Any]]) -> None:
+        self.lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        self.lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+        self.lines.append("")
+
+    def image(self, name: str, caption: str) -> None:
+        self.lines += [f"![{caption}]({name})", ""]
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
+
+
+def _only(head: str, config: PipelineConfig, model: str | None) -> FacePipeline:
+    """A pipeline running just one head (with an optional model override)."""
+    params = config.to_parameters()
+    for name in config.heads:
+        params[f"{name}.enabled"] = name == head
+    if model:
+        params[f"{head}.model"] = model
+    return FacePipeline(PipelineConfig.from_parameters(params))
+
+
+def _classify_crops(pipeline: FacePipeline, paths: list[Path]) -> tuple[list[FaceResult], float]:
+    results: list[FaceResult] = []
+    began = time.perf_counter()
+    for start in range(0, len(paths), BATCH):
+        results += pipeline.process_crops([read_image(p) for p in paths[start : start + BATCH]])
+    return results, (time.perf_counter() - began) / max(len(paths), 1)
+
+
+def _groups_section(
+    report: Report, out: Path, name: str, values: np.ndarray, samples, ylabel: str, eyewear: bool = True
+) -> dict[str, dict[str, tuple[float, int]]]:
+    groupings = {
+        "gender": np.array([s.gender for s in samples]),
+        "age band": np.array([s.age_band for s in samples]),
+        "race": np.array([s.race for s in samples]),
+    }
+    if eyewear:
+        labeled = np.array([s.eyewear in ("glasses", "sunglasses", "none") for s in samples])
+        kinds = np.array(["with eyewear" if s.eyewear in ("glasses", "sunglasses") else "no eyewear" for s in samples])
+        groupings["eyewear (labeled subset)"] = (kinds, labeled)
+    table: dict[str, dict[str, tuple[float, int]]] = {}
+    for grouping, groups in groupings.items():
+        if isinstance(groups, tuple):
+            groups, mask = groups
+            table[grouping] = by_group(values[mask], groups[mask])
+        else:
+            table[grouping] = by_group(values, groups)
+    rows = [
+        [grouping, group, value, count]
+        for grouping, groups in table.items()
+        for group, (value, count) in groups.items()
+    ]
+    report.table(["grouping", "group", ylabel, "images"], rows)
+    plots.groups_png(table, out / f"{name}_groups.png", f"{report.title}: {ylabel} per group", ylabel)
+    report.image(f"{name}_groups.png", f"{ylabel} per group")
+    return table
+
+
+def eval_emotion(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    samples = datasets.fer_samples(data)
+    pipeline = _only("emotion", config, model)
+    model_id = pipeline.config.heads["emotion"].model
+    faces, seconds = _classify_crops(pipeline, [p for p, _ in samples])
+    truth = np.array([label for _, label in samples])
+    probabilities = np.array([[f.emotion.scores[k] for k in EMOTION_LABELS] for f in faces])
+    predicted = probabilities.argmax(1)
+    report = Report(f"Emotion: {model_id} on FER2013 PublicTest")
+    accuracy = float((predicted == truth).mean())
+    recall = {k: float((predicted[truth == i] == i).mean()) for i, k in enumerate(EMOTION_LABELS)}
+    cal = calibration(probabilities.max(1), predicted == truth)
+    report.metrics = {
+        "model": model_id,
+        "images": len(samples),
+        "accuracy": accuracy,
+        "balanced_accuracy": balanced_accuracy(truth, predicted),
+        "ece": cal.ece,
+        "per_class_recall": recall,
+        "ms_per_face": 1000 * seconds,
+    }
+    report.table(
+        ["model", "images", "accuracy", "balanced accuracy", "ECE", "ms per face (crop mode: landmarks + head)"],
+        [[model_id, len(samples), accuracy, report.metrics["balanced_accuracy"], cal.ece, 1000 * seconds]],
+    )
+    report.table(
+        ["class", "recall", "images"], [[k, recall[k], int((truth == i).sum())] for i, k in enumerate(EMOTION_LABELS)]
+    )
+    plots.confusion_png(confusion(truth, predicted, 7), list(EMOTION_LABELS), out / "emotion_confusion.png", model_id)
+    plots.reliability_png(cal, out / "emotion_reliability.png", model_id)
+    report.image("emotion_confusion.png", "confusion matrix")
+    report.image("emotion_reliability.png", "reliability diagram")
+    return report
+
+
+def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    samples = datasets.utkface_samples(data, "dev")
+    pipeline = _only("gender", config, model)
+    model_id = pipeline.config.heads["gender"].model
+    faces, seconds = _classify_crops(pipeline, [s.path for s in samples])
+    truth = np.array([s.gender == "male" for s in samples])
+    p_male = np.array([f.gender.scores["male"] for f in faces])
+    correct = (p_male >= 0.5) == truth
+    adults = np.array([s.age >= 18 for s in samples])
+    report = Report(f"Gender: {model_id} on UTKFace dev")
+    report.metrics = {
+        "model": model_id,
+        "images": len(samples),
+        "accuracy": float(correct.mean()),
+        "accuracy_adults_18_plus": float(correct[adults].mean()),
+        "accuracy_under_18": float(correct[~adults].mean()),
+        "ms_per_face": 1000 * seconds,
+    }
+    report.table(
+        ["model", "images", "accuracy, all ages", "accuracy, 18+", "accuracy, under 18"],
+        [
+            [
+                model_id,
+                len(samples),
+                float(correct.mean()),
+                float(correct[adults].mean()),
+                float(correct[~adults].mean()),
+            ]
+        ],
+    )
+    report.metrics["groups"] = _groups_section(report, out, "gender", correct.astype(float), samples, "accuracy")
+    cal = calibration(np.maximum(p_male, 1 - p_male), correct)
+    report.metrics["ece"] = cal.ece
+    plots.confusion_png(
+        confusion(truth.astype(int), (p_male >= 0.5).astype(int), 2),
+        ["female", "male"],
+        out / "gender_confusion.png",
+        model_id,
+    )
+    plots.reliability_png(cal, out / "gender_reliability.png", model_id)
+    report.image("gender_confusion.png", "confusion matrix")
+    report.image("gender_reliability.png", "reliability diagram")
+    return report
+
+
+def eval_age(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    samples = datasets.utkface_samples(data, "dev")
+    pipeline = _only("age", config, model)
+    model_id = pipeline.config.heads["age"].model
+    faces, _ = _classify_crops(pipeline, [s.path for s in samples])
+    error = np.abs(np.array([f.age for f in faces]) - np.array([s.age for s in samples]))
+    report = Report(f"Age: {model_id} on UTKFace dev")
+    report.metrics = {
+        "model": model_id,
+        "images": len(samples),
+        "mae_years": float(error.mean()),
+        "median_error_years": float(np.median(error)),
+        "within_5_years": float((error <= 5).mean()),
+    }
+    report.table(
+        ["model", "images", "mean absolute error (years)", "median error", "within 5 years"],
+        [[model_id, len(samples), float(error.mean()), float(np.median(error)), float((error <= 5).mean())]],
+    )
+    report.metrics["groups"] = _groups_section(report, out, "age", error, samples, "MAE (years)")
+    return report
+
+
+def eval_glasses(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    samples = [s for s in datasets.utkface_samples(data, "dev") if s.eyewear in ("glasses", "sunglasses", "none")]
+    pipeline = _only("eyeglasses", config, model)
+    model_id = pipeline.config.heads["eyeglasses"].model
+    faces, _ = _classify_crops(pipeline, [s.path for s in samples])
+    truth = np.array([s.eyewear != "none" for s in samples])
+    probability = np.array([f.eyewear.probability for f in faces])
+    worn = np.array([f.eyewear.worn for f in faces])
+    correct = worn == truth
+    kinds = np.array([s.eyewear for s in samples])
+    recall = {k: float((worn[kinds == k] == (k != "none")).mean()) for k in ("glasses", "sunglasses", "none")}
+    report = Report(f"Eyewear: {model_id} on UTKFace dev (labeled)")
+    balanced = balanced_accuracy(truth.astype(int), worn.astype(int))
+    report.metrics = {
+        "model": model_id,
+        "images": len(samples),
+        "balanced_accuracy": balanced,
+        "accuracy": float(correct.mean()),
+        "recall_by_label": recall,
+        "counts": {k: int((kinds == k).sum()) for k in recall},
+    }
+    report.table(
+        ["model", "images", "balanced accuracy", "accuracy", "glasses found", "sunglasses found", "no eyewear right"],
+        [
+            [
+                model_id,
+                len(samples),
+                balanced,
+                float(correct.mean()),
+                recall["glasses"],
+                recall["sunglasses"],
+                recall["none"],
+            ]
+        ],
+    )
+    report.metrics["groups"] = _groups_section(
+        report, out, "glasses", correct.astype(float), samples, "accuracy", eyewear=False
+    )
+    cal = calibration(np.maximum(probability, 1 - probability), correct)
+    report.metrics["ece"] = cal.ece
+    plots.confusion_png(
+        confusion(truth.astype(int), worn.astype(int), 2), ["none", "eyewear"], out / "glasses_confusion.png", model_id
+    )
+    plots.reliability_png(cal, out / "glasses_reliability.png", model_id)
+    report.image("glasses_confusion.png", "confusion matrix")
+    report.image("glasses_reliability.png", "reliability diagram")
+    return report
+
+
+def eval_detection(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    params = config.to_parameters()
+    if model:
+        params["detector.model"] = model
+    detector = FacePipeline(
+        PipelineConfig.from_parameters({**params, **{f"{h}.enabled": False for h in config.heads}})
+    ).detector
+    report = Report(f"Detection: {detector.config.model}")
+    rows = []
+    for name, images, threshold in (
+        ("dlib examples", datasets.dlib_detection_images(data), 0.3),
+        ("COCO mini (nose and both eyes visible)", datasets.coco_detection_images(data), 0.2),
+    ):
+        found = total = unmatched = 0
+        seconds = []
+        for image in images:
+            pixels = read_image(image.path)
+            began = time.perf_counter()
+            detections = detector.detect(pixels)
+            seconds.append(time.perf_counter() - began)
+            boxes = np.array([d.box.as_list() for d in detections]).reshape(-1, 4)
+            total += len(image.faces)
+            if len(boxes) and len(image.faces):
+                iou = pairwise_iou(image.faces, boxes)
+                found += int((iou.max(axis=1) >= threshold).sum())
+                unmatched += int((iou.max(axis=0) < threshold).sum())
+            else:
+                unmatched += len(boxes)
+        recall = found / max(total, 1)
+        rows.append([name, len(images), total, recall, unmatched, 1000 * float(np.mean(seconds))])
+        report.metrics[name] = {
+            "images": len(images),
+            "faces": total,
+            "recall": recall,
+            "unmatched_detections": unmatched,
+            "ms_per_image": 1000 * float(np.mean(seconds)),
+        }
+    report.table(["photos", "images", "labeled faces", "recall", "unmatched detections", "ms per image"], rows)
+    report.lines += [
+        "A detection is matched at IoU 0.3 (dlib boxes) or 0.2 (COCO face boxes, which are estimated "
+        "from the eye and ear keypoints). COCO labels only faces with nose and both eyes visible, so "
+        "unmatched detections there include real faces seen in profile: an upper bound on false "
+        "positives.",
+        "",
+    ]
+    return report
+
+
+TASKS = {
+    "emotion": eval_emotion,
+    "gender": eval_gender,
+    "age": eval_age,
+    "glasses": eval_glasses,
+    "detection": eval_detection,
+}
