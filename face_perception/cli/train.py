@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--widths", type=int, nargs="+", help="override the network's channel widths")
+    parser.add_argument("--size", type=int, help="override the network's input size (pixels)")
     parser.add_argument("--limit", type=int, help="use only this many training images (quick checks)")
     parser.add_argument("--install", metavar="MODEL_ID", help="copy the model into models/ under this id")
     parser.add_argument("--pack", type=Path, help="write the training images into this .npz and stop")
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     config = task.config if args.epochs is None else replace(task.config, epochs=args.epochs)
     if args.widths:
         config = replace(config, widths=tuple(args.widths))
+    if args.size:
+        config = replace(config, size=args.size)
     train_index, val_index = data.stratified_split(dataset.labels, task.val_fraction, config.seed)
     if args.limit:
         train_index = np.random.default_rng(config.seed).permutation(train_index)[: args.limit]

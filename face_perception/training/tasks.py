@@ -87,21 +87,19 @@ EMOTION = Task(
 
 # --- eyewear: UTKFace crops labeled in glasses/labels.csv -----------------------------------
 
-GLASSES_CHIP = 64
-GLASSES_PADDING = 0.2
+GLASSES_CHIP = 96
+GLASSES_PADDING = 0.1
 
 
 def glasses_chips(data: Path, split: str) -> Dataset:
-    """Aligned RGB... (BGR) chips of the labeled UTKFace faces: label 1 for glasses or sunglasses."""
-    from face_perception.core.config import PipelineConfig
+    """Aligned BGR chips of the labeled UTKFace faces: label 1 for glasses or sunglasses."""
+    from face_perception.core.config import HEAD_NAMES, PipelineConfig
     from face_perception.core.images import read_image
     from face_perception.core.pipeline import FacePipeline
     from face_perception.core.preprocess import align_faces, resize_crops
 
     rows = glasses_rows(data, split)
-    finder = FacePipeline(
-        PipelineConfig.from_parameters({"emotion.enabled": False, "gender.enabled": False, "age.enabled": False})
-    )
+    finder = FacePipeline(PipelineConfig.from_parameters({f"{head}.enabled": False for head in HEAD_NAMES}))
     chips = []
     for path, _ in rows:
         crop = read_image(path)
@@ -148,6 +146,7 @@ GLASSES = Task(
         shift=0.05,
         erase_prob=0.0,
         class_balance=True,
+        select_on_balanced_accuracy=True,
     ),
     val_fraction=0.15,
     load_train=lambda data: (

@@ -38,6 +38,7 @@ class TrainConfig:
     shift: float = 0.1
     erase_prob: float = 0.3
     class_balance: bool = False
+    select_on_balanced_accuracy: bool = False
     seed: int = 0
 
 
@@ -133,7 +134,12 @@ def train(
             optimizer.step()
             scheduler.step()
             total_loss += loss.detach() * len(index)
-        accuracy = float((predict(model, x_val).argmax(1) == y_val).float().mean())
+        predicted = predict(model, x_val).argmax(1)
+        if config.select_on_balanced_accuracy:
+            recalls = [(predicted[y_val == c] == c).float().mean() for c in torch.unique(y_val)]
+            accuracy = float(torch.stack(recalls).mean())
+        else:
+            accuracy = float((predicted == y_val).float().mean())
         history.append(
             {
                 "epoch": epoch + 1,
