@@ -22,12 +22,18 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", choices=["emotion", "glasses"])
-    parser.add_argument("--run", type=Path, help="with --install: install this finished run instead of training")
+    parser.add_argument(
+        "--run",
+        type=Path,
+        nargs="+",
+        help="with --install: install these finished runs (several: their average) instead of training",
+    )
     parser.add_argument("--data", type=Path, required=True, help="the data root (../shared/data) or a packed .npz")
     parser.add_argument("--out", type=Path, help="run folder for model.onnx and train_log.json")
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--widths", type=int, nargs="+", help="override the network's channel widths")
+    parser.add_argument("--seed", type=int, help="override the config's random seed")
     parser.add_argument("--size", type=int, help="override the network's input size (pixels)")
     parser.add_argument("--limit", type=int, help="use only this many training images (quick checks)")
     parser.add_argument("--install", metavar="MODEL_ID", help="copy the model into models/ under this id")
@@ -58,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, widths=tuple(args.widths))
     if args.size:
         config = replace(config, size=args.size)
+    if args.seed is not None:
+        config = replace(config, seed=args.seed)
     train_index, val_index = data.stratified_split(dataset.labels, task.val_fraction, config.seed)
     if args.limit:
         train_index = np.random.default_rng(config.seed).permutation(train_index)[: args.limit]
@@ -73,17 +81,26 @@ def run(args: argparse.Namespace) -> int:
         (args.out / "train_log.json").write_text(json.dumps(record, indent=2) + "\n")
     sys.stdout.write(json.dumps({k: v for k, v in record.items() if k != "history"}) + "\n")
     if args.install:
-        install(args.install, args.out, task.manifest_entry)
+        install(args.install, [args.out], task.manifest_entry)
     return 0
 
 
-def install(model_id: str, run_dir: Path, manifest_entry: dict) -> None:
-    """Put a run's model.onnx into models/ with a manifest entry that records how it was trained."""
+def install(model_id: str, run_dirs: list[Path], manifest_entry: dict) -> None:
+    """Put the runs' model (several runs: their average) into models/, recording how each was trained."""
+    import tempfile
+
     from face_perception.core.runtime import default_models_dir
     from face_perception.export.build import install_trained_model
+    from face_perception.export.ensemble import average_models
 
-    record = json.loads((run_dir / "train_log.json").read_text())
-    summary = {k: v for k, v in record.items() if k != "history"}
-    entry = {**manifest_entry, "training": summary}
-    installed = install_trained_model(default_models_dir(), model_id, run_dir / "model.onnx", entry)
+    runs = []
+    for run_dir in run_dirs:
+        record = json.loads((run_dir / "train_log.json").read_text())
+        runs.append({k: v for k, v in record.items() if k != "history"})
+    training = runs[0] if len(runs) == 1 else {"average_of": runs}
+    with tempfile.TemporaryDirectory() as scratch:
+        merged = Path(scratch) / "model.onnx"
+        merged.write_bytes(average_models([(d / "model.onnx").read_bytes() for d in run_dirs]))
+        entry = {**manifest_entry, "training": training}
+        installed = install_trained_model(default_models_dir(), model_id, merged, entry)
     sys.stdout.write(f"installed {model_id}: sha256 {installed['sha256']}\n")

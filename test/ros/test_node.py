@@ -95,7 +95,8 @@ def test_real_faces_in_every_encoding_come_back_with_the_header(harness_factory,
         assert got.emotion == want.emotion.label and got.gender == want.gender.label
         assert got.age == pytest.approx(want.age, abs=0.5)
         assert len(got.emotion_scores) == 7 and abs(sum(got.emotion_scores) - 1) < 1e-3
-        assert np.isnan(got.eyeglasses_probability)
+        assert got.eyeglasses_probability == pytest.approx(want.eyewear.probability, abs=1e-4)
+        assert got.eyeglasses == want.eyewear.worn
         assert got.raw_emotion == got.emotion and got.raw_age == got.age  # no tracking: raw is shown
     assert len({f.id for f in result.faces}) == len(result.faces) and all(f.id > 0 for f in result.faces)
 
