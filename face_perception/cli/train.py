@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", choices=["emotion", "glasses"])
+    parser.add_argument("task", choices=["emotion", "glasses", "gender"])
     parser.add_argument(
         "--run",
         type=Path,

@@ -91,37 +91,48 @@ GLASSES_CHIP = 96
 GLASSES_PADDING = 0.1
 
 
-def glasses_chips(data: Path, split: str) -> Dataset:
-    """Aligned BGR chips of the labeled UTKFace faces: label 1 for glasses or sunglasses."""
+def utkface_chips(paths: list[Path], size: int, padding: float) -> np.ndarray:
+    """Aligned BGR chips of UTKFace crops, cut as the pipeline cuts them (whole crop where no face is found)."""
     from face_perception.core.config import HEAD_NAMES, PipelineConfig
     from face_perception.core.images import read_image
     from face_perception.core.pipeline import FacePipeline
     from face_perception.core.preprocess import align_faces, resize_crops
 
-    rows = glasses_rows(data, split)
     finder = FacePipeline(PipelineConfig.from_parameters({f"{head}.enabled": False for head in HEAD_NAMES}))
     chips = []
-    for path, _ in rows:
+    for path in paths:
         crop = read_image(path)
         face = finder._central_face(crop)
         if face is None:
-            chips.append(resize_crops([crop], GLASSES_CHIP)[0])
+            chips.append(resize_crops([crop], size)[0])
         else:
-            chips.append(align_faces(crop, [face.landmarks], GLASSES_CHIP, GLASSES_PADDING)[0])
+            chips.append(align_faces(crop, [face.landmarks], size, padding)[0])
+    return np.stack(chips)
+
+
+def glasses_chips(data: Path, split: str) -> Dataset:
+    """Aligned BGR chips of the labeled UTKFace faces: label 1 for glasses or sunglasses."""
+    rows = glasses_rows(data, split)
+    chips = utkface_chips([p for p, _ in rows], GLASSES_CHIP, GLASSES_PADDING)
     labels = np.array([0 if label == "none" else 1 for _, label in rows], dtype=np.int64)
     groups = np.array([label for _, label in rows])
-    return Dataset(np.stack(chips), labels, GLASSES_LABELS, tuple(p.name for p, _ in rows), groups)
+    return Dataset(chips, labels, GLASSES_LABELS, tuple(p.name for p, _ in rows), groups)
 
 
-def _pack_glasses(data: Path, path: Path) -> None:
-    dataset = glasses_chips(data, "train")
+def _pack_dataset(dataset: Dataset, path: Path, suffix: str = ".png") -> None:
+    """Pack chips as PNG (lossless) or, to carry more of them, as JPEG of quality 95."""
     folder = path.parent / (path.stem + "_chips")
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for name, chip in zip(dataset.names, dataset.images, strict=True):
-        cv2.imwrite(str(folder / f"{name}.png"), chip)
-        files.append(folder / f"{name}.png")
+        file = folder / f"{name}{suffix}"
+        cv2.imwrite(str(file), chip, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        files.append(file)
     _pack(path, files, dataset.labels, dataset.classes, dataset.groups)
+
+
+def _pack_glasses(data: Path, path: Path) -> None:
+    _pack_dataset(glasses_chips(data, "train"), path)
 
 
 def _glasses_score(probabilities: np.ndarray, test: Dataset) -> dict:
@@ -174,4 +185,45 @@ GLASSES = Task(
     },
 )
 
-TASKS = {"emotion": EMOTION, "glasses": GLASSES}
+# --- gender: UTKFace --------------------------------------------------------------------------
+
+GENDER_CHIP = 64
+GENDER_PADDING = 0.2
+
+
+def gender_chips(data: Path, split: str) -> Dataset:
+    """UTKFace chips of one split; label 1 for male (file name field 1 is 0 for male)."""
+    paths = sorted((data / "utkface" / split).glob("*.jpg"))
+    labels = np.array([1 if p.name.split("_")[1] == "0" else 0 for p in paths], dtype=np.int64)
+    groups = np.array([p.name.split("_")[0] for p in paths])  # age, for per-age scores
+    return Dataset(utkface_chips(paths, GENDER_CHIP, GENDER_PADDING), labels, ("female", "male"),
+                   tuple(p.name for p in paths), groups)
+
+
+def _gender_score(probabilities: np.ndarray, test: Dataset) -> dict:
+    scores = _accuracy(probabilities, test)
+    adults = test.groups.astype(int) >= 18
+    scores["accuracy_18_plus"] = float((probabilities[adults].argmax(1) == test.labels[adults]).mean())
+    return scores
+
+
+GENDER = Task(
+    config=TrainConfig(widths=(32, 64, 128, 256), size=GENDER_CHIP, epochs=150, batch_size=128, learning_rate=2e-3,
+                       rotate_deg=10.0, scale=0.1, shift=0.05, erase_prob=0.2),
+    val_fraction=0.1,
+    load_train=lambda data: load_pack(data, cv2.IMREAD_COLOR) if data.suffix == ".npz" else gender_chips(data, "train"),
+    load_test=lambda data: None if data.suffix == ".npz" else gender_chips(data, "dev"),
+    pack=lambda data, path: _pack_dataset(gender_chips(data, "train"), path, ".jpg"),
+    score=_gender_score,
+    manifest_entry={
+        "task": "gender",
+        "description": "ChipNet trained by this project on UTKFace train.",
+        "license": "MIT",
+        "input": {"layout": "NCHW", "color": "bgr", "size": GENDER_CHIP, "crop_padding": GENDER_PADDING,
+                  "mean": [127.5, 127.5, 127.5], "scale": 1.0 / 127.5},
+        "labels": ["female", "male"],
+        "data": "UTKFace train (6,000 crops), 10% held out",
+    },
+)
+
+TASKS = {"emotion": EMOTION, "glasses": GLASSES, "gender": GENDER}
