@@ -68,7 +68,8 @@ def groups_png(groups: dict[str, dict[str, tuple[float, int]]], path: Path, titl
             axis.text(
                 index, values[key][0], f"{values[key][0]:.3f}\nn={values[key][1]}", ha="center", va="bottom", fontsize=7
             )
-        axis.set_title(name)
+        axis.set_ylim(0, 1.25 * max(v[0] for v in values.values()) or 1.0)
+        axis.set_title(name, pad=4)
         axis.tick_params(axis="x", rotation=30)
         axis.set_ylabel(ylabel)
     figure.suptitle(title)

@@ -69,7 +69,7 @@ EMOTION = Task(
     score=_accuracy,
     manifest_entry={
         "task": "emotion",
-        "description": "ChipNet (separable residual CNN, about 190k parameters) trained on FER2013 by this project.",
+        "description": "ChipNet (separable residual CNN, 186k parameters) trained on FER2013 by this project.",
         "license": "MIT",
         "input": {
             "layout": "NCHW",
