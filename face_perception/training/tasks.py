@@ -196,8 +196,13 @@ def gender_chips(data: Path, split: str) -> Dataset:
     paths = sorted((data / "utkface" / split).glob("*.jpg"))
     labels = np.array([1 if p.name.split("_")[1] == "0" else 0 for p in paths], dtype=np.int64)
     groups = np.array([p.name.split("_")[0] for p in paths])  # age, for per-age scores
-    return Dataset(utkface_chips(paths, GENDER_CHIP, GENDER_PADDING), labels, ("female", "male"),
-                   tuple(p.name for p in paths), groups)
+    return Dataset(
+        utkface_chips(paths, GENDER_CHIP, GENDER_PADDING),
+        labels,
+        ("female", "male"),
+        tuple(p.name for p in paths),
+        groups,
+    )
 
 
 def _gender_score(probabilities: np.ndarray, test: Dataset) -> dict:
@@ -208,8 +213,17 @@ def _gender_score(probabilities: np.ndarray, test: Dataset) -> dict:
 
 
 GENDER = Task(
-    config=TrainConfig(widths=(32, 64, 128, 256), size=GENDER_CHIP, epochs=150, batch_size=128, learning_rate=2e-3,
-                       rotate_deg=10.0, scale=0.1, shift=0.05, erase_prob=0.2),
+    config=TrainConfig(
+        widths=(32, 64, 128, 256),
+        size=GENDER_CHIP,
+        epochs=150,
+        batch_size=128,
+        learning_rate=2e-3,
+        rotate_deg=10.0,
+        scale=0.1,
+        shift=0.05,
+        erase_prob=0.2,
+    ),
     val_fraction=0.1,
     load_train=lambda data: load_pack(data, cv2.IMREAD_COLOR) if data.suffix == ".npz" else gender_chips(data, "train"),
     load_test=lambda data: None if data.suffix == ".npz" else gender_chips(data, "dev"),
@@ -219,8 +233,14 @@ GENDER = Task(
         "task": "gender",
         "description": "ChipNet trained by this project on UTKFace train.",
         "license": "MIT",
-        "input": {"layout": "NCHW", "color": "bgr", "size": GENDER_CHIP, "crop_padding": GENDER_PADDING,
-                  "mean": [127.5, 127.5, 127.5], "scale": 1.0 / 127.5},
+        "input": {
+            "layout": "NCHW",
+            "color": "bgr",
+            "size": GENDER_CHIP,
+            "crop_padding": GENDER_PADDING,
+            "mean": [127.5, 127.5, 127.5],
+            "scale": 1.0 / 127.5,
+        },
         "labels": ["female", "male"],
         "data": "UTKFace train (6,000 crops), 10% held out",
     },

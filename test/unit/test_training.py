@@ -47,14 +47,36 @@ def test_train_export_install_and_use(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "models", models)
     monkeypatch.setenv("FACE_PERCEPTION_MODELS", str(models))
     run = tmp_path / "run"
-    code = main(["train", "emotion", "--data", str(SHARED_DATA), "--out", str(run), "--epochs", "1",
-                 "--limit", "600", "--widths", "8", "16", "32", "--device", "cpu", "--install", "emotion_test"])
+    code = main(
+        [
+            "train",
+            "emotion",
+            "--data",
+            str(SHARED_DATA),
+            "--out",
+            str(run),
+            "--epochs",
+            "1",
+            "--limit",
+            "600",
+            "--widths",
+            "8",
+            "16",
+            "32",
+            "--device",
+            "cpu",
+            "--install",
+            "emotion_test",
+        ]
+    )
     assert code == 0
     log = json.loads((run / "train_log.json").read_text())
     assert log["config"]["seed"] == 0 and len(log["history"]) == 1 and log["test"]["samples"] == 3589
     entry = json.loads((models / "manifest.json").read_text())["models"]["emotion_test"]
     assert entry["training"]["config"]["widths"] == [8, 16, 32] and entry["task"] == "emotion"
-    pipeline = FacePipeline(PipelineConfig.from_parameters({"emotion.model": "emotion_test", "models_dir": str(models)}))
+    pipeline = FacePipeline(
+        PipelineConfig.from_parameters({"emotion.model": "emotion_test", "models_dir": str(models)})
+    )
     face = pipeline.process(read_image(SAMPLES / "astronaut.jpg")).faces[0]
     assert abs(sum(face.emotion.scores.values()) - 1.0) < 1e-4
 
