@@ -58,7 +58,7 @@ class FacePipeline:
         landmarks NaN).
         """
         crops_bgr = [as_bgr(crop, self.config.max_image_side_px) for crop in crops]
-        detections = [self._central_face(crop) for crop in crops_bgr]
+        detections = [self.central_face(crop) for crop in crops_bgr]
         found = [i for i, d in enumerate(detections) if d is not None]
         missing = [i for i, d in enumerate(detections) if d is None]
         for index in missing:
@@ -79,12 +79,12 @@ class FacePipeline:
 
         return self._classify(detections, make_chips)
 
-    def _central_face(self, crop: np.ndarray) -> Detection | None:
+    def central_face(self, crop: np.ndarray) -> Detection | None:
         """The detection nearest the crop's centre (small crops are enlarged to find it), or None."""
         scale = max(1.0, CROP_MIN_SIDE_PX / min(crop.shape[:2]))
         if scale > 1.0:
             enlarged = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-            found = self._central_face(enlarged)
+            found = self.central_face(enlarged)
             if found is None:
                 return None
             box = found.box

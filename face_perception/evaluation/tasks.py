@@ -91,6 +91,14 @@ def _groups_section(
     return table
 
 
+def _plots(report: Report, out: Path, name: str, matrix: np.ndarray, labels: list[str], cal, model_id: str) -> None:
+    """Confusion matrix and reliability diagram, written next to the report and linked from it."""
+    plots.confusion_png(matrix, labels, out / f"{name}_confusion.png", model_id)
+    plots.reliability_png(cal, out / f"{name}_reliability.png", model_id)
+    report.image(f"{name}_confusion.png", "confusion matrix")
+    report.image(f"{name}_reliability.png", "reliability diagram")
+
+
 def eval_emotion(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
     samples = datasets.fer_samples(data)
     pipeline = _only("emotion", config, model)
@@ -119,10 +127,7 @@ def eval_emotion(data: Path, out: Path, config: PipelineConfig, model: str | Non
     report.table(
         ["class", "recall", "images"], [[k, recall[k], int((truth == i).sum())] for i, k in enumerate(EMOTION_LABELS)]
     )
-    plots.confusion_png(confusion(truth, predicted, 7), list(EMOTION_LABELS), out / "emotion_confusion.png", model_id)
-    plots.reliability_png(cal, out / "emotion_reliability.png", model_id)
-    report.image("emotion_confusion.png", "confusion matrix")
-    report.image("emotion_reliability.png", "reliability diagram")
+    _plots(report, out, "emotion", confusion(truth, predicted, 7), list(EMOTION_LABELS), cal, model_id)
     return report
 
 
@@ -159,15 +164,15 @@ def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None
     report.metrics["groups"] = _groups_section(report, out, "gender", correct.astype(float), samples, "accuracy")
     cal = calibration(np.maximum(p_male, 1 - p_male), correct)
     report.metrics["ece"] = cal.ece
-    plots.confusion_png(
+    _plots(
+        report,
+        out,
+        "gender",
         confusion(truth.astype(int), (p_male >= 0.5).astype(int), 2),
         ["female", "male"],
-        out / "gender_confusion.png",
+        cal,
         model_id,
     )
-    plots.reliability_png(cal, out / "gender_reliability.png", model_id)
-    report.image("gender_confusion.png", "confusion matrix")
-    report.image("gender_reliability.png", "reliability diagram")
     return report
 
 
@@ -233,12 +238,9 @@ def eval_glasses(data: Path, out: Path, config: PipelineConfig, model: str | Non
     )
     cal = calibration(np.maximum(probability, 1 - probability), correct)
     report.metrics["ece"] = cal.ece
-    plots.confusion_png(
-        confusion(truth.astype(int), worn.astype(int), 2), ["none", "eyewear"], out / "glasses_confusion.png", model_id
+    _plots(
+        report, out, "glasses", confusion(truth.astype(int), worn.astype(int), 2), ["none", "eyewear"], cal, model_id
     )
-    plots.reliability_png(cal, out / "glasses_reliability.png", model_id)
-    report.image("glasses_confusion.png", "confusion matrix")
-    report.image("glasses_reliability.png", "reliability diagram")
     return report
 
 

@@ -102,7 +102,7 @@ def utkface_chips(paths: list[Path], size: int, padding: float) -> np.ndarray:
     chips = []
     for path in paths:
         crop = read_image(path)
-        face = finder._central_face(crop)
+        face = finder.central_face(crop)
         if face is None:
             chips.append(resize_crops([crop], size)[0])
         else:

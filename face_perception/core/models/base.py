@@ -15,16 +15,19 @@ from face_perception.core.runtime import InputSpec, ModelEntry, ModelStore, chec
 class ChipModel:
     """A network that takes aligned face chips [N, C, size, size] and returns one row per chip.
 
-    Subclasses set ``task`` (the manifest task they accept) and ``result_field`` (the
-    FaceResult field they fill), and implement ``_postprocess``.
+    Subclasses set ``task`` (the manifest task they accept), ``result_field`` (the FaceResult
+    field they fill) and, for classifiers, ``labels``; and implement ``_postprocess``.
     """
 
     task: ClassVar[str]
     result_field: ClassVar[str]
+    labels: ClassVar[tuple[str, ...] | None] = None  # the manifest's labels must equal these
 
     def __init__(self, entry: ModelEntry, session: ort.InferenceSession) -> None:
         if entry.task != self.task:
             raise ModelError(f"model {entry.model_id!r} is a {entry.task} model, not {self.task}")
+        if self.labels is not None and entry.labels != self.labels:
+            raise ModelError(f"{entry.model_id}: labels {entry.labels} are not {self.labels}")
         check_session_io(session, entry.model_id, inputs=1)
         self.entry = entry
         self.spec: InputSpec = entry.input_spec

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from face_perception.core.errors import ModelError
 from face_perception.core.models.base import ChipModel
 from face_perception.core.types import EMOTION_LABELS, Classification
 
@@ -14,11 +13,7 @@ class EmotionClassifier(ChipModel):
 
     task = "emotion"
     result_field = "emotion"
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.entry.labels != EMOTION_LABELS:
-            raise ModelError(f"{self.entry.model_id}: labels {self.entry.labels} are not {EMOTION_LABELS}")
+    labels = EMOTION_LABELS
 
     def _postprocess(self, outputs: np.ndarray) -> list[Classification]:
         return [Classification.from_probabilities(EMOTION_LABELS, row) for row in outputs]

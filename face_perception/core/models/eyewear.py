@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from face_perception.core.errors import ModelError
 from face_perception.core.models.base import ChipModel
 from face_perception.core.types import Eyewear
 
@@ -16,11 +15,10 @@ class EyewearClassifier(ChipModel):
 
     task = "eyewear"
     result_field = "eyewear"
+    labels = EYEWEAR_LABELS
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if self.entry.labels != EYEWEAR_LABELS:
-            raise ModelError(f"{self.entry.model_id}: labels {self.entry.labels} are not {EYEWEAR_LABELS}")
         self.threshold = float(self.entry.raw.get("threshold", 0.5))
 
     def _postprocess(self, outputs: np.ndarray) -> list[Eyewear]:
