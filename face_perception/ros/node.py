@@ -20,10 +20,12 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 
 from face_perception.core.errors import FacePerceptionError, ImageError
 from face_perception.core.pipeline import FacePipeline
-from face_perception.core.tracker import FaceTracker
+from face_perception.core.tracker import FaceEvent, FaceTracker, TrackedFace
+from face_perception.core.types import FaceResult
 from face_perception.core.viz import draw_faces
 from face_perception.msg import FaceArray
 from face_perception.msg import FaceEvent as FaceEventMsg
@@ -117,15 +119,13 @@ class FacePerceptionNode(Node):
             drawn = draw_faces(image, [s[1] for s in shown], [s[2] for s in shown])
             self.debug_pub.publish(bgr_to_image(drawn, msg.header))
 
-    def _track(self, faces, header):
+    def _track(self, faces: list[FaceResult], header: Header) -> tuple[list[TrackedFace], list[FaceEvent]]:
         """Update the tracker with the frame's header time; a jump back in time (a replay loop) restarts it."""
         stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
-        try:
-            return self.tracker.update(faces, stamp_s)
-        except ValueError:
+        tracked, events, restarted = self.tracker.update_or_restart(faces, stamp_s)
+        if restarted:
             self.get_logger().warning("image stamps went backwards: tracks restarted")
-            self.tracker = FaceTracker(self.pipeline_config.tracking)
-            return self.tracker.update(faces, stamp_s)
+        return tracked, events
 
     def _report_failure(self, msg: Image | CompressedImage, error: Exception) -> None:
         kind = "bad image" if isinstance(error, ImageError) else type(error).__name__

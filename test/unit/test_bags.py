@@ -71,6 +71,21 @@ def test_bag_output_opens_in_the_mcap_reader(tmp_path):
     assert len(face.emotion_scores) == 7 and face.raw_emotion == face.emotion
 
 
+def test_header_stamps_going_back_restart_tracking_and_lose_nothing(tmp_path):
+    write_camera_bag(tmp_path / "in", real_faces_frames(8), loop_at=4)
+    summary = process_bag(tmp_path / "in", tmp_path / "out", PipelineConfig(), topics=["/camera/image_raw"])
+    assert summary.failed == 0 and summary.frames == {"/camera/image_raw": 8}
+    store = typestore()
+    with Reader(tmp_path / "out") as reader:
+        faces = [c for c in reader.connections if c.topic == "/camera/image_raw/faces"]
+        arrays = [store.deserialize_cdr(d, c.msgtype) for c, _, d in reader.messages(connections=faces)]
+    assert len(arrays) == 8
+    first_ids = {f.id for f in arrays[3].faces}
+    second_ids = {f.id for f in arrays[7].faces}
+    assert first_ids and second_ids and not first_ids & second_ids  # new tracks, ids never reused
+    assert [len(a.faces) for a in arrays[4:6]] == [0, 0]  # confirmed again only after min_hits
+
+
 def test_bag_errors(tmp_path):
     write_camera_bag(tmp_path / "in", real_faces_frames(1))
     with pytest.raises(BagError, match="no image topic /nope"):

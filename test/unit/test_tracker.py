@@ -122,6 +122,16 @@ def test_one_frame_false_detections_never_reach_subscribers():
     assert tracker.active_track_ids == [1]
 
 
+def test_time_going_backwards_restarts_without_reusing_ids():
+    tracker = FaceTracker(TrackerConfig(min_hits=1))
+    face = [_fake_face(100, np.full(7, 1 / 7))]
+    first, _, restarted = tracker.update_or_restart(face, 5.0)
+    assert not restarted and [t.track_id for t in first] == [1]
+    again, events, restarted = tracker.update_or_restart(face, 1.0)  # a replay loops back
+    assert restarted and [t.track_id for t in again] == [2]
+    assert [e.type for e in events] == [EventType.APPEARED]
+
+
 def test_bad_config_and_time_going_backwards():
     with pytest.raises(ConfigError, match="tracking.min_hits"):
         FaceTracker(TrackerConfig(min_hits=0))
