@@ -58,6 +58,15 @@ class FacePipeline:
         no face is found, the whole crop is resized instead (box: the whole crop, score 0,
         landmarks NaN).
         """
+        detections, make_chips = self._crop_faces(crops)
+        return self._classify(detections, make_chips)
+
+    def crop_chips(self, crops: list[np.ndarray], size: int, padding: float) -> np.ndarray:
+        """The uint8 BGR chips [N, size, size, 3] that ``process_crops`` gives a head of this size and padding."""
+        return self._crop_faces(crops)[1](size, padding)
+
+    def _crop_faces(self, crops: list[np.ndarray]) -> tuple[list[Detection], Callable[[int, float], np.ndarray]]:
+        """Each crop's central face (or a whole-crop stand-in) and a chip maker for them."""
         crops_bgr = [as_bgr(crop, self.config.max_image_side_px) for crop in crops]
         detections = [self.central_face(crop) for crop in crops_bgr]
         found = [i for i, d in enumerate(detections) if d is not None]
@@ -78,7 +87,7 @@ class FacePipeline:
                 chips[missing] = resize_crops([crops_bgr[i] for i in missing], size)
             return chips
 
-        return self._classify(detections, make_chips)
+        return detections, make_chips
 
     def central_face(self, crop: np.ndarray) -> Detection | None:
         """The detection nearest the crop's centre (small crops are enlarged to find it), or None."""

@@ -43,22 +43,24 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _only(head: str, config: PipelineConfig, model: str | None) -> FacePipeline:
-    """A pipeline running just one head (with an optional model override)."""
+def _run_head(
+    head: str, config: PipelineConfig, model: str | None, paths: list[Path]
+) -> tuple[str, list[FaceResult], float]:
+    """Run one head alone (with an optional model override) on face crops.
+
+    Returns the model id, one result per crop, and the seconds per crop.
+    """
     params = config.to_parameters()
     for name in config.heads:
         params[f"{name}.enabled"] = name == head
     if model:
         params[f"{head}.model"] = model
-    return FacePipeline(PipelineConfig.from_parameters(params))
-
-
-def _classify_crops(pipeline: FacePipeline, paths: list[Path]) -> tuple[list[FaceResult], float]:
+    pipeline = FacePipeline(PipelineConfig.from_parameters(params))
     results: list[FaceResult] = []
     began = time.perf_counter()
     for start in range(0, len(paths), BATCH):
         results += pipeline.process_crops([read_image(p) for p in paths[start : start + BATCH]])
-    return results, (time.perf_counter() - began) / max(len(paths), 1)
+    return pipeline.config.heads[head].model, results, (time.perf_counter() - began) / max(len(paths), 1)
 
 
 def _groups_section(
@@ -101,9 +103,7 @@ def _plots(report: Report, out: Path, name: str, matrix: np.ndarray, labels: lis
 
 def eval_emotion(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
     samples = datasets.fer_samples(data)
-    pipeline = _only("emotion", config, model)
-    model_id = pipeline.config.heads["emotion"].model
-    faces, seconds = _classify_crops(pipeline, [p for p, _ in samples])
+    model_id, faces, seconds = _run_head("emotion", config, model, [p for p, _ in samples])
     truth = np.array([label for _, label in samples])
     probabilities = np.array([[f.emotion.scores[k] for k in EMOTION_LABELS] for f in faces])
     predicted = probabilities.argmax(1)
@@ -133,9 +133,7 @@ def eval_emotion(data: Path, out: Path, config: PipelineConfig, model: str | Non
 
 def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
     samples = datasets.utkface_samples(data, "dev")
-    pipeline = _only("gender", config, model)
-    model_id = pipeline.config.heads["gender"].model
-    faces, seconds = _classify_crops(pipeline, [s.path for s in samples])
+    model_id, faces, seconds = _run_head("gender", config, model, [s.path for s in samples])
     truth = np.array([s.gender == "male" for s in samples])
     p_male = np.array([f.gender.scores["male"] for f in faces])
     correct = (p_male >= 0.5) == truth
@@ -155,9 +153,7 @@ def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None
             [
                 model_id,
                 len(samples),
-                float(correct.mean()),
-                float(correct[adults].mean()),
-                float(correct[~adults].mean()),
+                *(report.metrics[k] for k in ("accuracy", "accuracy_adults_18_plus", "accuracy_under_18")),
             ]
         ],
     )
@@ -178,9 +174,7 @@ def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None
 
 def eval_age(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
     samples = datasets.utkface_samples(data, "dev")
-    pipeline = _only("age", config, model)
-    model_id = pipeline.config.heads["age"].model
-    faces, _ = _classify_crops(pipeline, [s.path for s in samples])
+    model_id, faces, _ = _run_head("age", config, model, [s.path for s in samples])
     error = np.abs(np.array([f.age for f in faces]) - np.array([s.age for s in samples]))
     report = Report(f"Age: {model_id} on UTKFace dev")
     report.metrics = {
@@ -200,9 +194,7 @@ def eval_age(data: Path, out: Path, config: PipelineConfig, model: str | None) -
 
 def eval_glasses(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
     samples = [s for s in datasets.utkface_samples(data, "dev") if s.eyewear in ("glasses", "sunglasses", "none")]
-    pipeline = _only("eyeglasses", config, model)
-    model_id = pipeline.config.heads["eyeglasses"].model
-    faces, _ = _classify_crops(pipeline, [s.path for s in samples])
+    model_id, faces, _ = _run_head("eyeglasses", config, model, [s.path for s in samples])
     truth = np.array([s.eyewear != "none" for s in samples])
     probability = np.array([f.eyewear.probability for f in faces])
     worn = np.array([f.eyewear.worn for f in faces])

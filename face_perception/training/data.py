@@ -6,7 +6,6 @@ another machine; loading decodes them again, so a pack and its folders give the 
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import cv2
 import numpy as np
 
 from face_perception.core.types import EMOTION_LABELS
-
-GLASSES_LABELS: tuple[str, ...] = ("none", "eyewear")
+from face_perception.evaluation.datasets import eyewear_labels
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,10 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.setdiff1d(np.arange(len(labels)), held_out), held_out
 
 
-def _pack(path: Path, files: list[Path], labels: np.ndarray, classes: tuple[str, ...], groups=None) -> None:
+def pack_files(
+    path: Path, files: list[Path], labels: np.ndarray, classes: tuple[str, ...], groups: np.ndarray | None = None
+) -> None:
+    """Write the files' bytes, labels and class names into one ``.npz`` (read back by ``load_pack``)."""
     blobs = [np.fromfile(f, dtype=np.uint8) for f in files]
     offsets = np.cumsum([0] + [len(b) for b in blobs])
     np.savez(
@@ -91,14 +92,13 @@ def load_fer(folder_or_pack: Path) -> Dataset:
 
 def pack_fer(folder: Path, path: Path) -> None:
     files, labels = fer_files(folder)
-    _pack(path, files, labels, EMOTION_LABELS)
+    pack_files(path, files, labels, EMOTION_LABELS)
 
 
 def glasses_rows(data_root: Path, split: str) -> list[tuple[Path, str]]:
-    """(UTKFace image, label) of ``glasses/labels.csv`` for one split, without 'unsure' rows."""
-    rows = []
-    with (data_root / "glasses" / "labels.csv").open() as stream:
-        for row in csv.DictReader(stream):
-            if row["split"] == split and row["label"] != "unsure":
-                rows.append((data_root / "utkface" / split / row["file"], row["label"]))
-    return rows
+    """(UTKFace image, label) of ``glasses/labels.csv`` for one split, in file order, without 'unsure' rows."""
+    return [
+        (data_root / "utkface" / split / name, label)
+        for (row_split, name), label in eyewear_labels(data_root).items()
+        if row_split == split and label != "unsure"
+    ]

@@ -9,15 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from face_perception.core.types import EMOTION_LABELS
+from face_perception.core.models.eyewear import EYEWEAR_LABELS
+from face_perception.core.types import EMOTION_LABELS, GENDER_LABELS
 from face_perception.training.data import (
-    GLASSES_LABELS,
     Dataset,
-    _pack,
     glasses_rows,
     load_fer,
     load_pack,
     pack_fer,
+    pack_files,
 )
 from face_perception.training.train import TrainConfig
 
@@ -91,23 +91,19 @@ GLASSES_CHIP = 96
 GLASSES_PADDING = 0.1
 
 
-def utkface_chips(paths: list[Path], size: int, padding: float) -> np.ndarray:
-    """Aligned BGR chips of UTKFace crops, cut as the pipeline cuts them (whole crop where no face is found)."""
+def utkface_chips(paths: list[Path], size: int, padding: float, batch: int = 256) -> np.ndarray:
+    """Chips of UTKFace crops, cut exactly as ``FacePipeline.process_crops`` cuts them for a head."""
     from face_perception.core.config import HEAD_NAMES, PipelineConfig
     from face_perception.core.images import read_image
     from face_perception.core.pipeline import FacePipeline
-    from face_perception.core.preprocess import align_faces, resize_crops
 
     finder = FacePipeline(PipelineConfig.from_parameters({f"{head}.enabled": False for head in HEAD_NAMES}))
-    chips = []
-    for path in paths:
-        crop = read_image(path)
-        face = finder.central_face(crop)
-        if face is None:
-            chips.append(resize_crops([crop], size)[0])
-        else:
-            chips.append(align_faces(crop, [face.landmarks], size, padding)[0])
-    return np.stack(chips)
+    return np.concatenate(
+        [
+            finder.crop_chips([read_image(p) for p in paths[start : start + batch]], size, padding)
+            for start in range(0, len(paths), batch)
+        ]
+    )
 
 
 def glasses_chips(data: Path, split: str) -> Dataset:
@@ -116,7 +112,7 @@ def glasses_chips(data: Path, split: str) -> Dataset:
     chips = utkface_chips([p for p, _ in rows], GLASSES_CHIP, GLASSES_PADDING)
     labels = np.array([0 if label == "none" else 1 for _, label in rows], dtype=np.int64)
     groups = np.array([label for _, label in rows])
-    return Dataset(chips, labels, GLASSES_LABELS, tuple(p.name for p, _ in rows), groups)
+    return Dataset(chips, labels, EYEWEAR_LABELS, tuple(p.name for p, _ in rows), groups)
 
 
 def _pack_dataset(dataset: Dataset, path: Path, suffix: str = ".png") -> None:
@@ -128,7 +124,7 @@ def _pack_dataset(dataset: Dataset, path: Path, suffix: str = ".png") -> None:
         file = folder / f"{name}{suffix}"
         cv2.imwrite(str(file), chip, [cv2.IMWRITE_JPEG_QUALITY, 95])
         files.append(file)
-    _pack(path, files, dataset.labels, dataset.classes, dataset.groups)
+    pack_files(path, files, dataset.labels, dataset.classes, dataset.groups)
 
 
 def _pack_glasses(data: Path, path: Path) -> None:
@@ -179,7 +175,7 @@ GLASSES = Task(
             "mean": [127.5, 127.5, 127.5],
             "scale": 1.0 / 127.5,
         },
-        "labels": list(GLASSES_LABELS),
+        "labels": list(EYEWEAR_LABELS),
         "threshold": 0.5,
         "data": "UTKFace train images labeled in glasses/labels.csv (unsure rows left out), 15% held out",
     },
@@ -192,16 +188,17 @@ GENDER_PADDING = 0.2
 
 
 def gender_chips(data: Path, split: str) -> Dataset:
-    """UTKFace chips of one split; label 1 for male (file name field 1 is 0 for male)."""
-    paths = sorted((data / "utkface" / split).glob("*.jpg"))
-    labels = np.array([1 if p.name.split("_")[1] == "0" else 0 for p in paths], dtype=np.int64)
-    groups = np.array([p.name.split("_")[0] for p in paths])  # age, for per-age scores
+    """UTKFace chips of one split; label 1 for male. Groups hold the age, for per-age scores."""
+    from face_perception.evaluation.datasets import utkface_samples
+
+    samples = utkface_samples(data, split)
+    labels = np.array([GENDER_LABELS.index(s.gender) for s in samples], dtype=np.int64)
     return Dataset(
-        utkface_chips(paths, GENDER_CHIP, GENDER_PADDING),
+        utkface_chips([s.path for s in samples], GENDER_CHIP, GENDER_PADDING),
         labels,
-        ("female", "male"),
-        tuple(p.name for p in paths),
-        groups,
+        GENDER_LABELS,
+        tuple(s.path.name for s in samples),
+        np.array([str(s.age) for s in samples]),
     )
 
 
@@ -241,7 +238,7 @@ GENDER = Task(
             "mean": [127.5, 127.5, 127.5],
             "scale": 1.0 / 127.5,
         },
-        "labels": ["female", "male"],
+        "labels": list(GENDER_LABELS),
         "data": "UTKFace train (6,000 crops), 10% held out",
     },
 )

@@ -14,7 +14,7 @@ import pytest
 from conftest import wait_until
 from diagnostic_msgs.msg import DiagnosticArray
 from face_perception.msg import FaceArray
-from helpers import ROOT, SAMPLES, SHARED_DATA
+from helpers import ROOT, real_faces_frames
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -22,21 +22,13 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from face_perception.core.images import read_image
 from face_perception.core.images_raw import raw_to_bgr
 from face_perception.ros.conversions import bgr_to_image
 
 
 def _real_faces_frame() -> np.ndarray:
-    """Four real faces side by side: UTKFace dev crops where the data is present, else the sample photo."""
-    folder = SHARED_DATA / "utkface" / "dev"
-    files = sorted(folder.glob("*.jpg"))[:4] if folder.is_dir() else []
-    if not files:
-        return read_image(SAMPLES / "astronaut.jpg")
-    canvas = np.full((200, 800, 3), 110, np.uint8)
-    for index, path in enumerate(files):
-        canvas[20:180, index * 200 + 20 : index * 200 + 180] = cv2.resize(read_image(path), (160, 160))
-    return canvas
+    """Real faces side by side (UTKFace dev crops where the data is present, else the sample photo)."""
+    return real_faces_frames(1)[0]
 
 
 def _encode(image: np.ndarray, encoding: str, header: Header, padding: int = 3) -> Image:
