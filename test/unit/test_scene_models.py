@@ -238,3 +238,13 @@ def test_turned_detection_finds_the_person_on_her_side(store, astronaut):
     alternate = PeopleFinder.from_store(PeopleConfig(rotated_detection="alternate"), store)
     counts = [len(alternate.find(frame)[0]) for _ in range(2)]
     assert max(counts) == 2  # one of the two directions finds her
+
+
+def test_bench_scene_times_frames_with_one_to_three_people(capsys):
+    from face_perception.cli import bench
+    from face_perception.cli.main import build_parser
+
+    assert bench.run(build_parser().parse_args(["bench", "--scene", "--repeats", "1", "--json"])) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [report[f"{n}_people_0_lying"]["people_found"] for n in (1, 2, 3)] == [1.0, 2.0, 3.0]
+    assert all(row["find_cpu_ms"] > 0 for row in report.values())
