@@ -236,8 +236,9 @@ def test_turned_detection_finds_the_person_on_her_side(store, astronaut):
     assert len(lying) == 1 and lying[0].posture == "lying"
     assert lying[0].box.width > lying[0].box.height
     alternate = PeopleFinder.from_store(PeopleConfig(rotated_detection="alternate"), store)
-    counts = [len(alternate.find(frame)[0]) for _ in range(2)]
-    assert max(counts) == 2  # one of the two directions finds her
+    calls = [alternate.find(frame)[0] for _ in range(2)]
+    found = [any(p.box.x_min > 300 and p.posture == "lying" for p in people) for people in calls]
+    assert any(found)  # one of the two directions finds her
 
 
 def test_bench_scene_times_frames_with_one_to_three_people(capsys):
