@@ -69,8 +69,11 @@ def labeled_photo(file_name: str, min_keypoints: int = 10) -> LabeledScene:
             x, y, w, h = a["bbox"]
             people.append(LabeledPerson(Box(x, y, x + w, y + h), raw))
     objects = [
-        ObjectDetection(names[a["category_id"]], 0.9, Box(a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
-                                                          a["bbox"][1] + a["bbox"][3]))
+        ObjectDetection(
+            names[a["category_id"]],
+            0.9,
+            Box(a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]),
+        )
         for a in instances["annotations"]
         if a["image_id"] == image_id and names[a["category_id"]] != "person" and a["area"] > 400
     ]
@@ -116,8 +119,9 @@ class Frame:
     posture: str
 
 
-def fall_sequence(fps: float = 5.0, upright_s: float = 2.0, lying_s: float = 16.0, up_again_s: float = 4.0,
-                  still: bool = True) -> list[Frame]:
+def fall_sequence(
+    fps: float = 5.0, upright_s: float = 2.0, lying_s: float = 16.0, up_again_s: float = 4.0, still: bool = True
+) -> list[Frame]:
     """The standing man, then fallen (lying on the floor), then up again; ``still``: he does not move while down."""
     base = labeled_photo(STANDING_MAN)
     frames, index = [], 0
@@ -132,3 +136,14 @@ def fall_sequence(fps: float = 5.0, upright_s: float = 2.0, lying_s: float = 16.
         frames.append(Frame(index / fps, shifted(base, 2.0 * (step % 3)), "standing"))
         index += 1
     return frames
+
+
+class LabeledPeople:
+    """Finds the labeled people and objects of known frames (a people source for the analyzer's tests)."""
+
+    def __init__(self, frames: list[tuple[LabeledScene, str]]) -> None:
+        self._by_image = {scene.image.tobytes(): (scene, posture) for scene, posture in frames}
+
+    def find(self, image_bgr: np.ndarray) -> tuple[list[PersonObservation], list[ObjectDetection]]:
+        scene, posture = self._by_image[image_bgr.tobytes()]
+        return scene.observations(posture), scene.objects

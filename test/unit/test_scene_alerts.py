@@ -104,7 +104,9 @@ def test_a_person_who_keeps_moving_on_the_floor_is_not_motionless():
 def test_flickering_posture_does_not_make_alerts_chatter():
     frames = fall_sequence(fps=5.0, lying_s=16.0)
     lying = [i for i, f in enumerate(frames) if f.posture == "lying"]
-    flicker = {i: ("unknown" if n % 4 == 1 else "standing") for n, i in enumerate(lying[3:], start=1) if n % 4 in (1, 3)}
+    flicker = {
+        i: ("unknown" if n % 4 == 1 else "standing") for n, i in enumerate(lying[3:], start=1) if n % 4 in (1, 3)
+    }
     changes, _, _ = _run(frames, AlertConfig(lying_min_s=10.0), postures=flicker)
     for alert_type in ("fall", "lying_on_floor"):
         states = [a.active for a in _of_type(changes, alert_type)]

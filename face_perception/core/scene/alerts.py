@@ -27,6 +27,7 @@ from face_perception.core.scene.sentence import (
     nearest_object,
     object_word,
     person_phrase,
+    usable_face,
     with_article,
 )
 from face_perception.core.scene.types import Alert, ObjectDetection, Person
@@ -215,7 +216,7 @@ class AlertEngine:
             state.still = _Run()  # moved: stillness starts over from this pose
         else:
             state.still.update(lying, time_s, config.clear_s)
-        face = person.face
+        face = usable_face(person, self.sentence)
         distressed = (
             face is not None
             and face.emotion is not None
@@ -315,5 +316,3 @@ class AlertEngine:
                 live.alert = replace(old, score=float(score), people=people, description=description, updated_s=time_s)
                 changed.append(live.alert)
         return AlertUpdate(self.active, changed)
-
-

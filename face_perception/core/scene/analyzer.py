@@ -68,17 +68,17 @@ def head_region(observation: PersonObservation, min_score: float) -> tuple[np.nd
     return region, centre
 
 
-def attach_faces(
-    observations: list[PersonObservation], faces: list[FaceResult], min_score: float
-) -> list[int | None]:
+def attach_faces(observations: list[PersonObservation], faces: list[FaceResult], min_score: float) -> list[int | None]:
     """For each person, the index of its face in ``faces`` (or None): optimal assignment on the
     distance from the face's centre to the head point, among faces whose centre lies in the head region."""
     matches: list[int | None] = [None] * len(observations)
     if not observations or not faces:
         return matches
     centres = np.array(
-        [[(f.detection.box.x_min + f.detection.box.x_max) / 2, (f.detection.box.y_min + f.detection.box.y_max) / 2]
-         for f in faces]
+        [
+            [(f.detection.box.x_min + f.detection.box.x_max) / 2, (f.detection.box.y_min + f.detection.box.y_max) / 2]
+            for f in faces
+        ]
     )
     cost = np.full((len(observations), len(faces)), _NO_MATCH)
     for row, observation in enumerate(observations):
@@ -87,8 +87,10 @@ def attach_faces(
             continue
         region, point = head
         inside = (
-            (centres[:, 0] >= region[0]) & (centres[:, 0] <= region[2])
-            & (centres[:, 1] >= region[1]) & (centres[:, 1] <= region[3])
+            (centres[:, 0] >= region[0])
+            & (centres[:, 0] <= region[2])
+            & (centres[:, 1] >= region[1])
+            & (centres[:, 1] <= region[3])
         )
         size = max(region[2] - region[0], region[3] - region[1], 1.0)
         cost[row] = np.where(inside, np.linalg.norm(centres - point, axis=1) / size, _NO_MATCH)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from face_perception.core.config import _coerce, _check_range, load_parameters_yaml
+from face_perception.core.config import _check_range, _coerce, load_parameters_yaml
 from face_perception.core.scene.alerts import AlertConfig
 from face_perception.core.scene.sentence import SentenceConfig
 from face_perception.core.scene.tracker import PersonTrackerConfig
@@ -40,7 +40,9 @@ class SceneConfig:
     def to_parameters(self) -> dict[str, Any]:
         """Flat ``{dotted.name: value}`` view, the form ROS parameters take."""
         params: dict[str, Any] = {
-            f"scene.{f.name}": getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in SECTIONS.values()
+            f"scene.{f.name}": getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in SECTIONS.values()
         }
         for section, attribute in SECTIONS.items():
             part = getattr(self, attribute)

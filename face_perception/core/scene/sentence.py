@@ -2,7 +2,8 @@
 
 What the models are unsure about is left out rather than guessed: no gender word below
 ``sentence.min_gender_score`` ("a person"), no age without a face, no emotion below
-``sentence.min_emotion_score`` or when it is neutral.
+``sentence.min_emotion_score`` or when it is neutral, and nothing from a face smaller than
+``sentence.min_face_size_px``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from face_perception.core.errors import ConfigError
 from face_perception.core.scene.types import ObjectDetection, Person
-from face_perception.core.types import Box
+from face_perception.core.types import Box, FaceResult
 
 # Furniture a person can lie or sit on; lying on anything else counts as lying on the floor.
 LYING_FURNITURE: tuple[str, ...] = ("bed", "couch")
@@ -38,6 +39,7 @@ class SentenceConfig:
     max_people: int = 4
     max_objects: int = 3
     furniture_min_overlap: float = 0.3
+    min_face_size_px: float = 40.0
 
     def validate(self) -> SentenceConfig:
         checks = {
@@ -46,6 +48,7 @@ class SentenceConfig:
             "sentence.max_people": (self.max_people, 1, 100),
             "sentence.max_objects": (self.max_objects, 0, 100),
             "sentence.furniture_min_overlap": (self.furniture_min_overlap, 0.0, 1.0),
+            "sentence.min_face_size_px": (self.min_face_size_px, 0.0, 10000.0),
         }
         for name, (value, low, high) in checks.items():
             if not low <= value <= high:
@@ -83,8 +86,14 @@ def furniture_under(
 
 
 def nearest_object(box: Box, objects: list[ObjectDetection], exclude: ObjectDetection | None) -> ObjectDetection | None:
-    """The non-person object closest to ``box`` (gap between boxes at most the box's larger side), if any."""
-    candidates = [o for o in objects if o.label != "person" and o is not exclude]
+    """The non-person object closest to ``box`` (gap between boxes at most the box's larger side), if any.
+
+    Small things (under a tenth of the box's area: what the person holds) are not landmarks.
+    """
+    area = box.width * box.height
+    candidates = [
+        o for o in objects if o.label != "person" and o is not exclude and o.box.width * o.box.height >= 0.1 * area
+    ]
     if not candidates:
         return None
     boxes = np.array([o.box.as_list() for o in candidates])
@@ -95,9 +104,17 @@ def nearest_object(box: Box, objects: list[ObjectDetection], exclude: ObjectDete
     return candidates[best] if gaps[best] <= max(box.width, box.height) else None
 
 
+def usable_face(person: Person, config: SentenceConfig) -> FaceResult | None:
+    """The person's face when it is large enough for its attributes to be said, else None."""
+    face = person.face
+    if face is None or min(face.detection.box.width, face.detection.box.height) < config.min_face_size_px:
+        return None
+    return face
+
+
 def person_phrase(person: Person, config: SentenceConfig) -> tuple[str, str]:
     """The noun phrase ("a woman with glasses, about 70,") and the pronoun ("she", "he", "they")."""
-    face = person.face
+    face = usable_face(person, config)
     gender = ""
     if face is not None and face.gender is not None and face.gender.score >= config.min_gender_score:
         gender = face.gender.label
@@ -121,7 +138,7 @@ def person_phrase(person: Person, config: SentenceConfig) -> tuple[str, str]:
 
 def emotion_word(person: Person, config: SentenceConfig) -> str:
     """The visible emotion as an adjective ("sad"), or "" when neutral, unknown or unsure."""
-    face = person.face
+    face = usable_face(person, config)
     if face is None or face.emotion is None or face.emotion.score < config.min_emotion_score:
         return ""
     return _EMOTION_WORDS.get(face.emotion.label, "")
