@@ -165,6 +165,7 @@ class SceneAnalyzer:
                 face=None if m is None else face_list[m],
                 face_id=0 if m is None else face_ids[m],
                 track_id=t.track_id,
+                track_age_s=t.age_s,
             )
             for t, m in zip(tracked, matches, strict=True)
         ]

@@ -66,6 +66,7 @@ class Person:
     face: FaceResult | None = None
     face_id: int = 0  # the face node's Face.id when matched, 0 otherwise
     track_id: int = 0  # person track id (0 on a single image without tracking)
+    track_age_s: float = 0.0  # seconds (header time) since the track was first seen
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,188 @@
+"""The scene node's parameters: one table with descriptions and ranges.
+
+Scene parameters take their defaults from ``SceneConfig``, face pipeline parameters (for
+faces found here when no face node publishes) from ``PipelineConfig``, node parameters
+from ``SceneNodeConfig``; ``config/scene.yaml`` lists every one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from face_perception.core.config import PipelineConfig
+from face_perception.core.errors import ConfigError
+from face_perception.core.scene.config import SceneConfig
+from face_perception.ros import params as face_params
+
+FACE_SOURCES: tuple[str, ...] = ("auto", "topic", "pipeline", "none")
+
+
+@dataclass(frozen=True)
+class SceneNodeConfig:
+    """Settings of the scene node around the analyzer."""
+
+    use_compressed: bool = False
+    qos_reliability: str = "best_effort"
+    qos_depth: int = 1
+    scene_depth: int = 1
+    alerts_depth: int = 50
+    faces_source: str = "auto"
+    faces_wait_s: float = 0.5
+    diagnostics_period_s: float = 1.0
+    stale_after_s: float = 5.0
+
+    def validate(self) -> SceneNodeConfig:
+        if self.qos_reliability not in ("best_effort", "reliable"):
+            raise ConfigError(f"qos.reliability must be 'best_effort' or 'reliable', got {self.qos_reliability!r}")
+        if self.faces_source not in FACE_SOURCES:
+            raise ConfigError(f"faces.source must be one of {', '.join(FACE_SOURCES)}, got {self.faces_source!r}")
+        for name, (low, high) in _RANGES.items():
+            attribute = _NODE_PARAMETERS.get(name, ("",))[0]
+            if attribute and not low <= getattr(self, attribute) <= high:
+                raise ConfigError(f"{name}={getattr(self, attribute)} is out of range [{low}, {high}]")
+        return self
+
+    def image_qos(self) -> QoSProfile:
+        reliability = (
+            ReliabilityPolicy.BEST_EFFORT if self.qos_reliability == "best_effort" else ReliabilityPolicy.RELIABLE
+        )
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=reliability)
+
+    def latched_qos(self, depth: int) -> QoSProfile:
+        """Reliable and transient local: a late subscriber gets the last ``depth`` messages."""
+        return QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=depth,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
+
+
+# name -> (attribute of SceneNodeConfig, description)
+_NODE_PARAMETERS: dict[str, tuple[str, str]] = {
+    "use_compressed": ("use_compressed", "Subscribe to image/compressed instead of image."),
+    "qos.reliability": ("qos_reliability", "Image subscription reliability: best_effort or reliable."),
+    "qos.depth": ("qos_depth", "Image subscription queue depth; 1 keeps only the newest frame."),
+    "qos.scene_depth": ("scene_depth", "Scenes kept for late subscribers of scene (reliable, transient local)."),
+    "qos.alerts_depth": (
+        "alerts_depth",
+        "Alert messages kept for late subscribers of scene_alerts (reliable, transient local).",
+    ),
+    "faces.source": (
+        "faces_source",
+        "Where face attributes come from: auto (the faces topic when it has a publisher, else the face pipeline "
+        "run here), topic, pipeline, or none.",
+    ),
+    "faces.wait_s": ("faces_wait_s", "How long to wait for the faces message with the image's stamp, seconds."),
+    "diagnostics.period_s": ("diagnostics_period_s", "Seconds between /diagnostics messages."),
+    "diagnostics.stale_after_s": ("stale_after_s", "Diagnostics warn when no image arrived for this many seconds."),
+}
+
+_SCENE_DESCRIPTIONS: dict[str, str] = {
+    "scene.rate_hz": "At most this many images are analyzed per second (the newest one each time).",
+    "scene.face_keypoint_score": "Least keypoint score of the nose, eyes and ears that place a person's head.",
+    "person_tracking.min_iou": "Least box overlap for a person to keep a track (unless the centres are close).",
+    "person_tracking.max_centre_distance": "Box centre distance, in track box sizes, that still allows a match.",
+    "person_tracking.max_missing_s": "A person track survives this long without a match (header time, seconds).",
+    "alerts.fall_window_s": "A fall: lying on the floor at most this long after last seen upright (seconds).",
+    "alerts.lying_min_s": "lying_on_floor: lying off any bed or couch for this long (seconds).",
+    "alerts.distress_min_s": "distress: a face afraid or sad for this long (seconds).",
+    "alerts.distress_min_score": "Least emotion probability for fear or sadness to count as distress.",
+    "alerts.motionless_min_s": "motionless: lying without moving for this long (seconds).",
+    "alerts.motion_tolerance": "Mean keypoint shift, in person box sizes, below which a person counts as still.",
+    "alerts.min_keypoint_score": "Least keypoint score used to measure motion.",
+    "alerts.clear_s": "A condition must be absent this long before its alert clears; shorter gaps are bridged (s).",
+    "alerts.furniture_min_overlap": "Share of a lying person's box over a bed or couch for not lying on the floor.",
+    "alerts.update_min_score_change": "An active alert is republished when its score changes by this much.",
+    "sentence.min_gender_score": "Least gender probability for saying woman/man (else: a person).",
+    "sentence.min_emotion_score": "Least emotion probability for saying how someone looks.",
+    "sentence.max_people": "People described one by one in the sentence; the others are counted.",
+    "sentence.max_objects": "Objects named when no one is in view.",
+    "sentence.furniture_min_overlap": "Share of a person's box over a bed, couch or chair for lying or sitting on it.",
+    "sentence.min_face_size_px": "Faces smaller than this (shorter box side) lend no attribute to the sentence.",
+}
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "qos.depth": (1, 100),
+    "qos.scene_depth": (1, 100),
+    "qos.alerts_depth": (1, 1000),
+    "faces.wait_s": (0.0, 10.0),
+    "diagnostics.period_s": (0.05, 60.0),
+    "diagnostics.stale_after_s": (0.1, 3600.0),
+    "scene.rate_hz": (0.01, 100.0),
+    "scene.face_keypoint_score": (0.0, 1.0),
+    "person_tracking.min_iou": (0.0, 1.0),
+    "person_tracking.max_centre_distance": (0.0, 10.0),
+    "person_tracking.max_missing_s": (0.0, 600.0),
+    "alerts.fall_window_s": (0.0, 60.0),
+    "alerts.lying_min_s": (0.0, 3600.0),
+    "alerts.distress_min_s": (0.0, 3600.0),
+    "alerts.distress_min_score": (0.0, 1.0),
+    "alerts.motionless_min_s": (0.0, 3600.0),
+    "alerts.motion_tolerance": (0.0, 1.0),
+    "alerts.min_keypoint_score": (0.0, 1.0),
+    "alerts.clear_s": (0.0, 600.0),
+    "alerts.furniture_min_overlap": (0.0, 1.0),
+    "alerts.update_min_score_change": (0.0, 1.0),
+    "sentence.min_gender_score": (0.5, 1.0),
+    "sentence.min_emotion_score": (0.0, 1.0),
+    "sentence.max_people": (1, 100),
+    "sentence.max_objects": (0, 100),
+    "sentence.furniture_min_overlap": (0.0, 1.0),
+    "sentence.min_face_size_px": (0.0, 10000.0),
+}
+
+
+def parameter_defaults() -> dict[str, Any]:
+    """Every parameter the scene node declares, with its default."""
+    defaults = SceneConfig().to_parameters()
+    defaults.update(PipelineConfig().to_parameters())
+    node_defaults = SceneNodeConfig()
+    defaults.update({name: getattr(node_defaults, attr) for name, (attr, _) in _NODE_PARAMETERS.items()})
+    return defaults
+
+
+def describe(name: str, default: Any) -> ParameterDescriptor:
+    if name in _SCENE_DESCRIPTIONS or name in _NODE_PARAMETERS:
+        description = _SCENE_DESCRIPTIONS.get(name) or _NODE_PARAMETERS[name][1]
+        descriptor = ParameterDescriptor(description=description, read_only=True)
+        if name in _RANGES:
+            low, high = _RANGES[name]
+            if isinstance(default, float):
+                descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high))]
+            else:
+                descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+        return descriptor
+    descriptor = face_params.describe(name, default)  # the face pipeline's own table
+    descriptor.read_only = True
+    return descriptor
+
+
+def declare(node: Node) -> None:
+    """Declare every parameter on ``node`` (once, at construction)."""
+    for name, default in parameter_defaults().items():
+        node.declare_parameter(name, default, describe(name, default))
+
+
+def read(node: Node) -> tuple[SceneConfig, PipelineConfig, SceneNodeConfig]:
+    """Build the configs from the declared parameters' values.
+
+    Raises:
+        ConfigError: a value is out of range or of the wrong type (the message names it).
+    """
+    values = {name: node.get_parameter(name).value for name in parameter_defaults()}
+    scene = SceneConfig.from_parameters(values)
+    pipeline = PipelineConfig.from_parameters(values)
+    node_config = SceneNodeConfig(**{attr: values[name] for name, (attr, _) in _NODE_PARAMETERS.items()}).validate()
+    return scene, pipeline, node_config
+
+
+def dataclass_parameters(prefix: str, config: Any) -> dict[str, Any]:
+    """``{prefix.field: value}`` of a flat config dataclass."""
+    return {f"{prefix}.{f.name}": getattr(config, f.name) for f in dataclasses.fields(config)}
