@@ -27,24 +27,15 @@ from face_perception.core.errors import FacePerceptionError, ImageError
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.analyzer import ExternalFaces, PeopleSource, SceneAnalyzer
-from face_perception.core.scene.config import SceneConfig
+from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 from face_perception.msg import FaceArray, Scene, SceneAlert
 from face_perception.ros.conversions import compressed_to_bgr, image_to_bgr
 from face_perception.ros.diagnostics import FrameStats
 from face_perception.ros.scene_conversions import alert_to_msg, face_from_msg, scene_to_msg
-from face_perception.ros.scene_params import declare, parameter_defaults, read
+from face_perception.ros.scene_params import declare, read
 
 FACES_KEPT = 64  # faces messages remembered for matching by stamp
-PeopleFactory = Callable[[SceneConfig, ModelStore, dict], PeopleSource]
-
-
-def default_people_factory(config: SceneConfig, store: ModelStore, parameters: dict) -> PeopleSource:
-    """The models' people finder (NanoDet objects + MoveNet poses + posture)."""
-    try:
-        from face_perception.core.scene.people import PeopleConfig, PeopleFinder
-    except ImportError as error:
-        raise FacePerceptionError(f"the people finder is not installed: {error}") from error
-    return PeopleFinder.from_store(PeopleConfig(), store)
+PeopleFactory = Callable[[PeopleConfig, ModelStore], PeopleSource]
 
 
 def _stamp_key(header: Header) -> tuple[int, int]:
@@ -56,7 +47,7 @@ class SceneNode(LifecycleNode):
 
     def __init__(self, people_factory: PeopleFactory | None = None, **kwargs) -> None:
         super().__init__("scene", **kwargs)
-        self._people_factory = people_factory or default_people_factory
+        self._people_factory = people_factory or PeopleFinder.from_store
         self.declare_parameter("autostart", True)
         declare(self)
         self.analyzer: SceneAnalyzer | None = None
@@ -75,10 +66,9 @@ class SceneNode(LifecycleNode):
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
-            self.scene_config, self.pipeline_config, self.config = read(self)
+            self.scene_config, people_config, self.pipeline_config, self.config = read(self)
             store = ModelStore(self.pipeline_config.models_dir or None, self.pipeline_config.num_threads)
-            values = {name: self.get_parameter(name).value for name in parameter_defaults()}
-            people = self._people_factory(self.scene_config, store, values)
+            people = self._people_factory(people_config, store)
             faces = None
             if self.config.faces_source in ("auto", "pipeline"):
                 faces = FacePipeline(self.pipeline_config, store)

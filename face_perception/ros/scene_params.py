@@ -7,7 +7,6 @@ from ``SceneNodeConfig``; ``config/scene.yaml`` lists every one.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from face_perception.core.config import PipelineConfig
 from face_perception.core.errors import ConfigError
 from face_perception.core.scene.config import SceneConfig
+from face_perception.core.scene.people import PeopleConfig
 from face_perception.ros import params as face_params
 
 FACE_SOURCES: tuple[str, ...] = ("auto", "topic", "pipeline", "none")
@@ -106,6 +106,20 @@ _SCENE_DESCRIPTIONS: dict[str, str] = {
     "sentence.max_objects": "Objects named when no one is in view.",
     "sentence.furniture_min_overlap": "Share of a person's box over a bed, couch or chair for lying or sitting on it.",
     "sentence.min_face_size_px": "Faces smaller than this (shorter box side) lend no attribute to the sentence.",
+    "people.object_model": "Object detector model id (models/manifest.json), COCO-80 classes.",
+    "people.pose_model": "Pose model id (models/manifest.json), 17 COCO keypoints.",
+    "people.score_threshold": "Person boxes at or above this confidence are people.",
+    "people.object_score_threshold": "Other COCO objects at or above this confidence are context objects.",
+    "people.nms_iou_threshold": "Overlap above which the weaker of two detections is dropped.",
+    "people.max_people": "At most this many people per image, the most confident first.",
+    "people.max_objects": "At most this many context objects per image.",
+    "people.pose_padding": "Pose crop side = longer person box side * (1 + this).",
+    "people.min_pose_score": "Mean keypoint score below which a pose is not confident (re-looked when turned).",
+    "people.keypoint_score_threshold": "Keypoints below this score are ignored by the posture rules.",
+    "people.rotated_pose": "Re-look at the pose on 90-degree-turned crops of wide or unsure people.",
+    "people.rotated_detection": "Run the detector on the turned image when a wide person box hints at lying.",
+    "people.rotated_detection_always": "Run the detector on the image turned both ways on every frame.",
+    "people.wide_box_aspect": "A person box wider than tall by this factor counts as wide.",
 }
 
 _RANGES: dict[str, tuple[float, float]] = {
@@ -136,12 +150,22 @@ _RANGES: dict[str, tuple[float, float]] = {
     "sentence.max_objects": (0, 100),
     "sentence.furniture_min_overlap": (0.0, 1.0),
     "sentence.min_face_size_px": (0.0, 10000.0),
+    "people.score_threshold": (0.0, 1.0),
+    "people.object_score_threshold": (0.0, 1.0),
+    "people.nms_iou_threshold": (0.0, 1.0),
+    "people.max_people": (1, 100),
+    "people.max_objects": (0, 300),
+    "people.pose_padding": (0.0, 2.0),
+    "people.min_pose_score": (0.0, 1.0),
+    "people.keypoint_score_threshold": (0.0, 1.0),
+    "people.wide_box_aspect": (0.2, 5.0),
 }
 
 
 def parameter_defaults() -> dict[str, Any]:
     """Every parameter the scene node declares, with its default."""
     defaults = SceneConfig().to_parameters()
+    defaults.update(PeopleConfig().to_parameters())
     defaults.update(PipelineConfig().to_parameters())
     node_defaults = SceneNodeConfig()
     defaults.update({name: getattr(node_defaults, attr) for name, (attr, _) in _NODE_PARAMETERS.items()})
@@ -170,7 +194,7 @@ def declare(node: Node) -> None:
         node.declare_parameter(name, default, describe(name, default))
 
 
-def read(node: Node) -> tuple[SceneConfig, PipelineConfig, SceneNodeConfig]:
+def read(node: Node) -> tuple[SceneConfig, PeopleConfig, PipelineConfig, SceneNodeConfig]:
     """Build the configs from the declared parameters' values.
 
     Raises:
@@ -178,11 +202,7 @@ def read(node: Node) -> tuple[SceneConfig, PipelineConfig, SceneNodeConfig]:
     """
     values = {name: node.get_parameter(name).value for name in parameter_defaults()}
     scene = SceneConfig.from_parameters(values)
+    people = PeopleConfig.from_parameters({k: v for k, v in values.items() if k.startswith("people.")})
     pipeline = PipelineConfig.from_parameters(values)
     node_config = SceneNodeConfig(**{attr: values[name] for name, (attr, _) in _NODE_PARAMETERS.items()}).validate()
-    return scene, pipeline, node_config
-
-
-def dataclass_parameters(prefix: str, config: Any) -> dict[str, Any]:
-    """``{prefix.field: value}`` of a flat config dataclass."""
-    return {f"{prefix}.{f.name}": getattr(config, f.name) for f in dataclasses.fields(config)}
+    return scene, people, pipeline, node_config

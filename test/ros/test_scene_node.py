@@ -37,14 +37,23 @@ FAST = {
 
 
 class SceneHarness:
-    """The scene node (configured, active) and a test node, spun by one executor in a thread."""
+    """The scene node and a test node, spun by one executor in a thread.
+
+    ``frames``: (labeled scene, posture) pairs the node's people come from; None: the real people finder.
+    """
 
     def __init__(self, frames, overrides: dict | None = None) -> None:
         from face_perception.ros.scene_node import SceneNode
 
         params = [Parameter(k, value=v) for k, v in {**FAST, **(overrides or {})}.items()]
-        source = LabeledPeople(frames)
-        self.node = SceneNode(people_factory=lambda config, store, values: source, parameter_overrides=params)
+        factory = None
+        if frames is not None:
+            source = LabeledPeople(frames)
+
+            def factory(config, store):
+                return source
+
+        self.node = SceneNode(people_factory=factory, parameter_overrides=params)
         self.peer = Node("scene_test_peer")
         self.executor = MultiThreadedExecutor(num_threads=3)
         self.executor.add_node(self.node)
@@ -131,6 +140,7 @@ def test_a_fall_is_described_raised_kept_for_late_subscribers_and_cleared(harnes
     assert [a.active for a in falls] == [True, False] and falls[0].id == falls[1].id
     assert (falls[0].since.sec, falls[0].since.nanosec) == (1_700_000_002, 0)
     assert "fallen" in falls[0].sentence and list(falls[0].people) == [harness.scenes[0].people[0].id]
+    assert len({p.id for s in harness.scenes for p in s.people}) == 1  # one track through the fall
 
 
 def test_faces_from_the_face_node_are_matched_by_stamp(harnesses):
@@ -169,6 +179,7 @@ def test_a_bad_frame_is_counted_and_survived_and_deactivate_unsubscribes(harness
     harness.images.publish(broken)
     assert wait_until(lambda: harness.node.stats.received >= 2)
     assert harness.send(scene.image, 1.0).description == "A person is standing next to a car."
+    assert harness.node.stats.processed == 2
 
     def failed() -> int:
         values = [{kv.key: kv.value for kv in s.values} for d in diagnostics for s in d.status if "scene" in s.name]

@@ -14,10 +14,13 @@ from typing import Protocol
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from face_perception.core.config import PipelineConfig
 from face_perception.core.images import as_bgr
 from face_perception.core.pipeline import FacePipeline
+from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.alerts import AlertEngine, CaptionAlerts
 from face_perception.core.scene.config import SceneConfig
+from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 from face_perception.core.scene.sentence import scene_sentence
 from face_perception.core.scene.tracker import PersonTracker
 from face_perception.core.scene.types import ObjectDetection, Person, PersonObservation, SceneResult
@@ -119,6 +122,21 @@ class SceneAnalyzer:
         self.captioner = captioner
         self.caption_alerts = caption_alerts
         self.reset()
+
+    @classmethod
+    def from_store(
+        cls,
+        config: SceneConfig,
+        people: PeopleConfig,
+        store: ModelStore,
+        faces: PipelineConfig | None = None,
+        captioner: Captioner | None = None,
+        caption_alerts: CaptionAlerts | None = None,
+    ) -> SceneAnalyzer:
+        """The analyzer with the people finder and (unless ``faces`` is None) the face pipeline, from one store."""
+        finder = PeopleFinder.from_store(people, store)
+        pipeline = FacePipeline(faces, store) if faces is not None else None
+        return cls(config, finder, pipeline, captioner, caption_alerts)
 
     def reset(self) -> None:
         """Start over: new tracks (ids keep counting up), no alerts."""

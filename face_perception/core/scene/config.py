@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from face_perception.core.config import _check_range, _coerce, load_parameters_yaml
+from face_perception.core.config import PipelineConfig, _check_range, _coerce, load_parameters_yaml
 from face_perception.core.scene.alerts import AlertConfig
+from face_perception.core.scene.people import PeopleConfig
 from face_perception.core.scene.sentence import SentenceConfig
 from face_perception.core.scene.tracker import PersonTrackerConfig
 
@@ -74,3 +75,12 @@ def load_scene_config(path: str | Path | None = None, node_name: str = "scene") 
     if path is None:
         return SceneConfig().validate()
     return SceneConfig.from_parameters(load_parameters_yaml(path, node_name))
+
+
+def load_scene_configs(
+    path: str | Path | None = None, node_name: str = "scene"
+) -> tuple[SceneConfig, PeopleConfig, PipelineConfig]:
+    """The scene, people finder and face pipeline configurations of one parameters file (as the scene node reads it)."""
+    params = {} if path is None else load_parameters_yaml(path, node_name)
+    people = PeopleConfig.from_parameters({k: v for k, v in params.items() if k.startswith("people.")})
+    return SceneConfig.from_parameters(params), people, PipelineConfig.from_parameters(params)
