@@ -176,7 +176,7 @@ class AlertEngine:
                     since_s,
                     score,
                     (person.track_id,),
-                    self._describe(alert_type, state),
+                    self._describe(alert_type, state, still),
                 )
         for track_id, state in list(self._people.items()):
             if track_id in seen:
@@ -184,7 +184,7 @@ class AlertEngine:
             for run in (state.floor, state.lying, state.still, state.distress):
                 run.update(False, time_s, self.config.clear_s)
             for alert_type, (since_s, score) in self._conditions(state, time_s, still).items():
-                wanted[(alert_type, track_id)] = (since_s, score, (track_id,), self._describe(alert_type, state))
+                wanted[(alert_type, track_id)] = (since_s, score, (track_id,), self._describe(alert_type, state, still))
             if time_s - state.last_seen_s > self.config.clear_s and not any(k[1] == track_id for k in wanted):
                 del self._people[track_id]
         for phrase, (since_s, score) in self._caption_conditions(caption_findings or [], time_s).items():
@@ -276,13 +276,17 @@ class AlertEngine:
                 self._caption_scores.pop(phrase, None)
         return met
 
-    def _describe(self, alert_type: str, state: _PersonState) -> str:
+    def _describe(self, alert_type: str, state: _PersonState, still: bool) -> str:
         """The alert's sentence; it names no changing duration, so it only changes with its subject."""
         phrase, _ = person_phrase(state.person, self.sentence)
         subject = phrase[0].upper() + phrase[1:]
         box = state.person.observation.box
         near = nearest_object(box, state.objects, None)
         where = "on the floor" + (f" next to {with_article(object_word(near.label))}" if near is not None else "")
+        if still:  # one photo shows a state, not how long it lasted
+            if alert_type == "lying_on_floor":
+                return f"{subject} is lying {where}."
+            return f"{subject} looks distressed."
         if alert_type == "fall":
             return f"{subject} seems to have fallen and is lying {where}."
         if alert_type == "lying_on_floor":
