@@ -15,6 +15,9 @@ from face_perception.bags import messages
 from face_perception.core.config import PipelineConfig
 from face_perception.core.errors import FacePerceptionError
 from face_perception.core.pipeline import FacePipeline
+from face_perception.core.scene.analyzer import ExternalFaces, SceneAnalyzer
+from face_perception.core.scene.config import SceneConfig
+from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 from face_perception.core.tracker import FaceTracker
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,19 @@ def output_topics(topic: str) -> tuple[str, str]:
     return f"{topic.rstrip('/')}/faces", f"{topic.rstrip('/')}/face_events"
 
 
+def scene_topics(topic: str) -> tuple[str, str]:
+    """Scene result topics for an image topic: ``<topic>/scene`` and ``<topic>/scene_alerts``."""
+    return f"{topic.rstrip('/')}/scene", f"{topic.rstrip('/')}/scene_alerts"
+
+
+@dataclass(frozen=True)
+class SceneSettings:
+    """What ``process_bag`` needs to add the scene topics."""
+
+    scene: SceneConfig
+    people: PeopleConfig
+
+
 def image_connections(reader: Reader, topics: Iterable[str] | None) -> list[Any]:
     """The connections of the image topics to process (all image topics when ``topics`` is None)."""
     chosen = [c for c in reader.connections if c.msgtype in IMAGE_TYPES]
@@ -62,16 +78,20 @@ def process_bag(
     topics: Iterable[str] | None = None,
     jsonl: IO[str] | None = None,
     progress: Callable[[int], Any] | None = None,
+    scene: SceneSettings | None = None,
 ) -> BagSummary:
     """Run the pipeline over every image message of ``source`` and write ``destination`` (MCAP).
 
     Results keep the source's log times and headers. A frame that cannot be decoded or
-    processed gets an error record on ``/face_perception/errors`` (and in ``jsonl``).
+    processed gets an error record on ``/face_perception/errors`` (and in ``jsonl``). With
+    ``scene``, each frame also goes through the scene analyzer (given the frame's faces, as the
+    scene node takes them from the face node): ``<topic>/scene`` and ``<topic>/scene_alerts``.
     """
     if destination.exists():
         raise BagError(f"output {destination} already exists")
     store = messages.typestore()
     pipeline = FacePipeline(config)
+    finder = PeopleFinder.from_store(scene.people, pipeline.store) if scene is not None else None
     summary = BagSummary()
     try:
         reader = Reader(source)
@@ -85,6 +105,7 @@ def process_bag(
         try:
             outputs = {}
             trackers = {}
+            scenes: dict[str, tuple[SceneAnalyzer, Any, Any]] = {}
             for connection in connections:
                 faces_topic, events_topic = output_topics(connection.topic)
                 outputs[connection.topic] = (
@@ -92,6 +113,13 @@ def process_bag(
                     writer.add_connection(events_topic, messages.FACE_EVENT, typestore=store),
                 )
                 trackers[connection.topic] = FaceTracker(config.tracking) if config.tracking.enabled else None
+                if scene is not None:
+                    scene_topic, alerts_topic = scene_topics(connection.topic)
+                    scenes[connection.topic] = (
+                        SceneAnalyzer(scene.scene, finder),
+                        writer.add_connection(scene_topic, messages.SCENE, typestore=store),
+                        writer.add_connection(alerts_topic, messages.SCENE_ALERT, typestore=store),
+                    )
                 summary.frames[connection.topic] = 0
             errors = writer.add_connection(ERRORS_TOPIC, messages.DIAGNOSTIC_STATUS, typestore=store)
             next_id = 1
@@ -123,7 +151,10 @@ def process_bag(
                             log.warning("%s: header stamps went backwards at %d; tracks restarted", topic, timestamp)
                     array = messages.face_array(result, header, tracked, next_id)
                     if tracked is None:
+                        faces_now = ExternalFaces(result.faces, list(range(next_id, next_id + len(result.faces))))
                         next_id += len(result.faces)
+                    else:
+                        faces_now = ExternalFaces([t.smoothed for t in tracked], [t.track_id for t in tracked])
                     faces_conn, events_conn = outputs[topic]
                     writer.write(faces_conn, timestamp, store.serialize_cdr(array, messages.FACE_ARRAY))
                     for event in events:
@@ -132,6 +163,10 @@ def process_bag(
                     summary.faces += len(array.faces)
                     record["faces"] = [_face_json(face) for face in array.faces]
                     record["events"] = [{"type": e.type.name.lower(), "track_id": e.track_id} for e in events]
+                    if topic in scenes:
+                        record["scene"] = _write_scene(
+                            writer, store, scenes[topic], image, header, faces_now, timestamp
+                        )
                 if jsonl is not None:
                     jsonl.write(json.dumps(record) + "\n")
                 if progress is not None:
@@ -141,6 +176,22 @@ def process_bag(
     finally:
         reader.close()
     return summary
+
+
+def _write_scene(writer: Writer, store: Any, outputs: tuple, image, header: Any, faces, timestamp: int) -> dict:
+    """Analyze the frame's scene, write its Scene and changed alerts; returns its JSON summary."""
+    analyzer, scene_conn, alerts_conn = outputs
+    stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
+    result = analyzer.analyze(image, stamp_s, faces)
+    writer.write(scene_conn, timestamp, store.serialize_cdr(messages.scene(result, header), messages.SCENE))
+    for alert in result.changed_alerts:
+        alert_msg = messages.scene_alert(alert, header)
+        writer.write(alerts_conn, timestamp, store.serialize_cdr(alert_msg, messages.SCENE_ALERT))
+    return {
+        "description": result.description,
+        "people": [{"track_id": p.track_id, "posture": p.observation.posture} for p in result.people],
+        "alerts": [{"id": a.alert_id, "type": a.type, "active": a.active} for a in result.changed_alerts],
+    }
 
 
 def _face_json(face: Any) -> dict[str, Any]:
