@@ -11,7 +11,7 @@ from scene_data import BOY_ON_COUCH, STANDING_MAN, Frame, fall_sequence, labeled
 from face_perception.core.errors import ConfigError
 from face_perception.core.scene.alerts import AlertConfig, AlertEngine
 from face_perception.core.scene.tracker import PersonTracker, PersonTrackerConfig
-from face_perception.core.scene.types import Person
+from face_perception.core.scene.types import Person, PersonObservation
 from face_perception.core.types import EMOTION_LABELS, Box, Classification, Detection, FaceResult
 
 
@@ -174,3 +174,30 @@ def test_alert_and_tracker_configs_name_the_bad_parameter():
     with pytest.raises(ConfigError, match="person_tracking.min_iou"):
         PersonTrackerConfig(min_iou=2.0).validate()
     assert replace(AlertConfig(), clear_s=0.0).validate().clear_s == 0.0
+
+
+def test_the_fallen_person_keeps_the_track_when_a_smaller_box_lies_where_they_stood():
+    """The skier falls; a detection of his dog overlaps where he stood but is far smaller than him."""
+    skier = labeled_photo("000000030752.jpg")  # "Man cross country skiing with a yellow lab."
+    dog = next(o for o in skier.objects if o.label == "dog")
+    tracker = PersonTracker()
+    standing = tracker.update(skier.observations("standing"), 0.0)[0].track_id
+    fallen = lying_down(skier)
+    fallen_dog = next(o for o in fallen.objects if o.label == "dog")
+    decoy = PersonObservation(fallen_dog.box, 0.5, np.zeros((17, 3), np.float32), "unknown", 0.0)
+    assert dog.box.width * dog.box.height < 0.5 * skier.people[0].box.width * skier.people[0].box.height
+    tracked = tracker.update([*fallen.observations("lying"), decoy], 0.5)
+    assert tracked[0].track_id == standing and tracked[1].track_id != standing
+
+
+def test_falls_evaluation_on_turned_coco_photos(tmp_path):
+    from helpers import SHARED_DATA, shared
+
+    from face_perception.core.config import PipelineConfig
+    from face_perception.evaluation.falls import eval_falls
+
+    shared("coco_mini")
+    metrics = eval_falls(SHARED_DATA, tmp_path, PipelineConfig(), None).metrics
+    assert metrics["fall_sequences"] == metrics["no_fall_sequences"] >= 5
+    assert metrics["false_alarm_sequences"] == 0
+    assert metrics["falls_found"] >= 1 and metrics["cleared_after_getting_up"] == metrics["falls_found"]

@@ -1,8 +1,9 @@
 """Person tracker: stable ids for people across frames, on header time.
 
-People are matched to tracks by optimal assignment (Hungarian) on box overlap plus the
-distance between box centres (in units of the track's box size), so a person who falls,
-whose box turns from tall to wide, keeps the id. A track survives ``max_missing_s``
+People are matched to tracks by optimal assignment (Hungarian) on box overlap, the
+distance between box centres (in units of the track's box size) and the change of box
+area (log ratio): a person who falls, whose box turns from tall to wide but keeps about
+its area, keeps the id, and a smaller detection beside them does not take it. A track survives ``max_missing_s``
 without a match; ids are never reused, also across a restart.
 """
 
@@ -28,12 +29,14 @@ class PersonTrackerConfig:
     min_iou: float = 0.1
     max_centre_distance: float = 0.8
     max_missing_s: float = 2.0
+    size_weight: float = 0.5
 
     def validate(self) -> PersonTrackerConfig:
         checks = {
             "person_tracking.min_iou": (self.min_iou, 0.0, 1.0),
             "person_tracking.max_centre_distance": (self.max_centre_distance, 0.0, 10.0),
             "person_tracking.max_missing_s": (self.max_missing_s, 0.0, 600.0),
+            "person_tracking.size_weight": (self.size_weight, 0.0, 10.0),
         }
         for name, (value, low, high) in checks.items():
             if not low <= value <= high:
@@ -56,6 +59,10 @@ class _Track:
     first_seen_s: float
     last_seen_s: float
     box: np.ndarray  # [4] x1, y1, x2, y2
+
+
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
 
 
 def _centres(boxes: np.ndarray) -> np.ndarray:
@@ -126,7 +133,8 @@ class PersonTracker:
         sizes = np.maximum(np.maximum(track_boxes[:, 2] - track_boxes[:, 0], track_boxes[:, 3] - track_boxes[:, 1]), 1)
         distance = np.linalg.norm(_centres(track_boxes)[:, None] - _centres(boxes)[None], axis=-1) / sizes[:, None]
         allowed = (iou >= self.config.min_iou) | (distance <= self.config.max_centre_distance)
-        cost = np.where(allowed, (1.0 - iou) + distance, _NO_MATCH)
+        size_change = np.abs(np.log(_areas(track_boxes)[:, None] / _areas(boxes)[None]))
+        cost = np.where(allowed, (1.0 - iou) + distance + self.config.size_weight * size_change, _NO_MATCH)
         rows, cols = linear_sum_assignment(cost)
         keep = cost[rows, cols] < _NO_MATCH
         return rows[keep], cols[keep]
