@@ -225,3 +225,28 @@ def test_frames_are_at_least_640x480():
     frames = fall_sequence(fps=1.0, upright_s=1.0, lying_s=1.0, up_again_s=0.0)
     assert all(f.scene.image.shape[:2] == (480, 640) for f in frames)
     assert cv2.countNonZero(cv2.cvtColor(frames[-1].scene.image, cv2.COLOR_BGR2GRAY)) > 0
+
+
+def test_scene_yaml_lists_every_parameter_and_configures_the_node():
+    import yaml
+    from rcl_interfaces.msg import ParameterType
+
+    from face_perception.core.config import load_parameters_yaml
+    from face_perception.ros.scene_node import SceneNode
+    from face_perception.ros.scene_params import parameter_defaults
+
+    path = ROOT / "config" / "scene.yaml"
+    assert list(yaml.safe_load(path.read_text())) == ["/**"]
+    listed = load_parameters_yaml(path, "scene")
+    defaults = parameter_defaults()
+    assert set(listed) == set(defaults) | {"autostart"}
+    assert all(listed[name] == value for name, value in defaults.items())
+    node = SceneNode(cli_args=["--ros-args", "--params-file", str(path)], namespace="robot1")
+    try:
+        descriptor = node.describe_parameter("alerts.lying_min_s")
+        assert descriptor.description and descriptor.type == ParameterType.PARAMETER_DOUBLE
+        assert descriptor.floating_point_range[0].from_value == 0.0
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    finally:
+        node.destroy_node()
