@@ -118,8 +118,8 @@ def test_people_finder_sees_the_astronaut_turned_on_her_side_as_lying(finder, as
 def test_turned_pose_relook_is_what_makes_her_lying(store, astronaut):
     """Without the turned-crop re-look the pose of a person on her side is not confident enough to say lying."""
     turned = rotate_image(astronaut, 3)
-    plain = PeopleFinder.from_store(PeopleConfig(rotated_pose=False, rotated_detection=False), store)
-    relook = PeopleFinder.from_store(PeopleConfig(rotated_pose=True, rotated_detection=False), store)
+    plain = PeopleFinder.from_store(PeopleConfig(rotated_pose=False, rotated_detection="off"), store)
+    relook = PeopleFinder.from_store(PeopleConfig(rotated_pose=True, rotated_detection="off"), store)
     before, _ = plain.find(turned)
     after, _ = relook.find(turned)
     assert before and after
@@ -140,6 +140,8 @@ def test_people_config_names_the_bad_parameter():
         PeopleConfig(max_people=0).validate()
     with pytest.raises(ConfigError, match="people.nope"):
         PeopleConfig.from_parameters({"people.nope": 1})
+    with pytest.raises(ConfigError, match="people.rotated_detection"):
+        PeopleConfig(rotated_detection="sometimes").validate()
     with pytest.raises(ConfigError, match="people.rotated_pose"):
         PeopleConfig.from_parameters({"people.rotated_pose": "yes"})
     config = PeopleConfig.from_parameters({"people.score_threshold": 0.5, "detector.model": "x"})
@@ -211,3 +213,28 @@ def test_max_people_is_respected(store, astronaut):
     frame = np.concatenate([astronaut, astronaut], axis=1)
     few = PeopleFinder.from_store(dataclasses.replace(PeopleConfig(), max_people=1), store)
     assert len(few.find(frame)[0]) == 1
+
+
+def _upright_and_lying_frame(astronaut: np.ndarray) -> np.ndarray:
+    """640x480: the astronaut upright on the left, and again turned on her side on the right."""
+    import cv2
+
+    person = astronaut[:, 0:380]
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    for index, image in enumerate((person, rotate_image(person, 3))):
+        scale = min(320 / image.shape[1], 480 / image.shape[0])
+        tile = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)))
+        frame[480 - tile.shape[0] :, index * 320 : index * 320 + tile.shape[1]] = tile
+    return frame
+
+
+def test_turned_detection_finds_the_person_on_her_side(store, astronaut):
+    frame = _upright_and_lying_frame(astronaut)
+    always = PeopleFinder.from_store(PeopleConfig(rotated_detection="always"), store)
+    people, _ = always.find(frame)
+    lying = [p for p in people if p.box.x_min > 300]
+    assert len(lying) == 1 and lying[0].posture == "lying"
+    assert lying[0].box.width > lying[0].box.height
+    alternate = PeopleFinder.from_store(PeopleConfig(rotated_detection="alternate"), store)
+    counts = [len(alternate.find(frame)[0]) for _ in range(2)]
+    assert max(counts) == 2  # one of the two directions finds her

@@ -2,9 +2,12 @@
 
 Lying people are what detectors and pose models trained on upright people miss most. Two
 re-looks help: a person box wider than tall, or one whose pose is not confident, gets its pose
-again on crops turned by 90 degrees both ways (the more confident pose wins); and, when
-``rotated_detection`` is on, the detector also runs on the image turned both ways whenever the
-first pass gave such a hint (a wide person box), or on every frame with ``rotated_detection_always``.
+again on crops turned by 90 degrees both ways (the more confident pose wins); and the detector
+also runs on the image turned by 90 degrees, as ``rotated_detection`` says:
+``off``; ``hint``: both ways, only when the first pass found a wide person box;
+``alternate``: as ``hint``, and otherwise one way per call, switching direction every call (a
+camera stream gets both directions every two frames for one extra detector pass per frame);
+``always``: both ways on every call (two extra detector passes).
 Boxes and keypoints found in turned images are mapped back to the original image.
 """
 
@@ -26,6 +29,7 @@ from face_perception.core.scene.types import ObjectDetection, PersonObservation
 from face_perception.core.types import Box
 
 PERSON_LABEL = "person"
+ROTATED_DETECTION_MODES: tuple[str, ...] = ("off", "hint", "alternate", "always")
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,7 @@ class PeopleConfig:
     min_pose_score: float = 0.3  # mean keypoint score below this: the pose is not confident
     keypoint_score_threshold: float = 0.3  # keypoints below this are ignored by the posture rules
     rotated_pose: bool = True  # re-look at the pose on 90-degree-turned crops of wide or unsure people
-    rotated_detection: bool = True  # run the detector on the turned image when a wide person box hints at lying
-    rotated_detection_always: bool = False  # ... on every frame (two more detector passes)
+    rotated_detection: str = "hint"  # one of ROTATED_DETECTION_MODES (see the module's docstring)
     wide_box_aspect: float = 1.0  # a person box wider than tall by this factor is "wide"
 
     def validate(self) -> PeopleConfig:
@@ -63,6 +66,9 @@ class PeopleConfig:
         _check_range("people.max_objects", self.max_objects, 0, 300)
         _check_range("people.pose_padding", self.pose_padding, 0.0, 2.0)
         _check_range("people.wide_box_aspect", self.wide_box_aspect, 0.2, 5.0)
+        if self.rotated_detection not in ROTATED_DETECTION_MODES:
+            modes = ", ".join(ROTATED_DETECTION_MODES)
+            raise ConfigError(f"people.rotated_detection={self.rotated_detection!r} is not one of {modes}")
         return self
 
     def to_parameters(self) -> dict[str, Any]:
@@ -131,6 +137,7 @@ class PeopleFinder:
         self.detector = detector
         self.pose = pose
         self.thresholds = PostureThresholds(min_keypoint_score=config.keypoint_score_threshold)
+        self._calls = 0  # for the alternating direction of rotated_detection="alternate"
 
     @classmethod
     def from_store(cls, config: PeopleConfig, store: ModelStore) -> PeopleFinder:
@@ -152,18 +159,29 @@ class PeopleFinder:
         detections = self.detector.detect(image_bgr, low, config.nms_iou_threshold)
         people = [d for d in detections if d.label == PERSON_LABEL and d.score >= config.score_threshold]
         objects = [d for d in detections if d.label != PERSON_LABEL and d.score >= config.object_score_threshold]
-        if config.rotated_detection and (config.rotated_detection_always or any(self._is_wide(p.box) for p in people)):
-            people = self._merge(people + self._rotated_people(image_bgr))
+        turns = self._detection_turns(any(self._is_wide(p.box) for p in people))
+        if turns:
+            people = self._merge(people + self._rotated_people(image_bgr, turns))
         people = people[: config.max_people]
         return [self._observe(image_bgr, p) for p in people], objects[: config.max_objects]
 
     def _is_wide(self, box: Box) -> bool:
         return box.width > self.config.wide_box_aspect * box.height
 
-    def _rotated_people(self, image_bgr: np.ndarray) -> list[ObjectDetection]:
+    def _detection_turns(self, hint: bool) -> tuple[int, ...]:
+        """Quarter turns of the image to run the detector on in this call."""
+        mode = self.config.rotated_detection
+        self._calls += 1
+        if mode == "always" or (hint and mode in ("hint", "alternate")):
+            return (1, 3)
+        if mode == "alternate":
+            return (1,) if self._calls % 2 else (3,)
+        return ()
+
+    def _rotated_people(self, image_bgr: np.ndarray, quarter_turns: tuple[int, ...]) -> list[ObjectDetection]:
         height, width = image_bgr.shape[:2]
         found = []
-        for turns in (1, 3):
+        for turns in quarter_turns:
             for d in self.detector.detect(rotate_image(image_bgr, turns), self.config.score_threshold):
                 if d.label == PERSON_LABEL:
                     found.append(dataclasses.replace(d, box=unrotate_box(d.box, turns, height, width)))
