@@ -21,6 +21,12 @@ from face_perception.core.scene.people import PeopleConfig
 from face_perception.ros import params as face_params
 
 FACE_SOURCES: tuple[str, ...] = ("auto", "topic", "pipeline", "none")
+# qos.reliability values; best_available is reliable with reliable publishers, best effort with the others.
+RELIABILITY: dict[str, ReliabilityPolicy] = {
+    "best_available": ReliabilityPolicy.BEST_AVAILABLE,
+    "reliable": ReliabilityPolicy.RELIABLE,
+    "best_effort": ReliabilityPolicy.BEST_EFFORT,
+}
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,7 @@ class SceneNodeConfig:
     """Settings of the scene node around the analyzer."""
 
     use_compressed: bool = False
-    qos_reliability: str = "best_effort"
+    qos_reliability: str = "best_available"
     qos_depth: int = 1
     scene_depth: int = 1
     alerts_depth: int = 50
@@ -38,8 +44,9 @@ class SceneNodeConfig:
     stale_after_s: float = 5.0
 
     def validate(self) -> SceneNodeConfig:
-        if self.qos_reliability not in ("best_effort", "reliable"):
-            raise ConfigError(f"qos.reliability must be 'best_effort' or 'reliable', got {self.qos_reliability!r}")
+        if self.qos_reliability not in RELIABILITY:
+            choices = ", ".join(RELIABILITY)
+            raise ConfigError(f"qos.reliability must be one of {choices}, got {self.qos_reliability!r}")
         if self.faces_source not in FACE_SOURCES:
             raise ConfigError(f"faces.source must be one of {', '.join(FACE_SOURCES)}, got {self.faces_source!r}")
         for name, (low, high) in _RANGES.items():
@@ -49,10 +56,9 @@ class SceneNodeConfig:
         return self
 
     def image_qos(self) -> QoSProfile:
-        reliability = (
-            ReliabilityPolicy.BEST_EFFORT if self.qos_reliability == "best_effort" else ReliabilityPolicy.RELIABLE
+        return QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=RELIABILITY[self.qos_reliability]
         )
-        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=reliability)
 
     def latched_qos(self, depth: int) -> QoSProfile:
         """Reliable and transient local: a late subscriber gets the last ``depth`` messages."""
@@ -67,7 +73,11 @@ class SceneNodeConfig:
 # name -> (attribute of SceneNodeConfig, description)
 _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
     "use_compressed": ("use_compressed", "Subscribe to image/compressed instead of image."),
-    "qos.reliability": ("qos_reliability", "Image subscription reliability: best_effort or reliable."),
+    "qos.reliability": (
+        "qos_reliability",
+        "Image subscription reliability: best_available (reliable with reliable publishers, best effort with "
+        "best-effort ones), reliable, or best_effort.",
+    ),
     "qos.depth": ("qos_depth", "Image subscription queue depth; 1 keeps only the newest frame."),
     "qos.scene_depth": ("scene_depth", "Scenes kept for late subscribers of scene (reliable, transient local)."),
     "qos.alerts_depth": (
@@ -118,8 +128,10 @@ _SCENE_DESCRIPTIONS: dict[str, str] = {
     "people.min_pose_score": "Mean keypoint score below which a pose is not confident (re-looked when turned).",
     "people.keypoint_score_threshold": "Keypoints below this score are ignored by the posture rules.",
     "people.rotated_pose": "Re-look at the pose on 90-degree-turned crops of wide or unsure people.",
-    "people.rotated_detection": "Run the detector on the turned image when a wide person box hints at lying.",
-    "people.rotated_detection_always": "Run the detector on the image turned both ways on every frame.",
+    "people.rotated_detection": (
+        "Detector runs on the image turned by 90 degrees: off; hint (both ways when a wide person box hints at "
+        "lying); alternate (as hint, else one way per frame, switching); always (both ways every frame)."
+    ),
     "people.wide_box_aspect": "A person box wider than tall by this factor counts as wide.",
 }
 
