@@ -20,6 +20,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -95,7 +96,10 @@ class SceneNode(LifecycleNode):
         else:
             self.image_sub = self.create_subscription(Image, "image", self._on_image, self.config.image_qos())
         if self.config.faces_source in ("auto", "topic"):
-            self.faces_sub = self.create_subscription(FaceArray, "faces", self._on_faces, FACES_KEPT)
+            faces_qos = QoSProfile(
+                history=HistoryPolicy.KEEP_LAST, depth=FACES_KEPT, reliability=ReliabilityPolicy.BEST_AVAILABLE
+            )
+            self.faces_sub = self.create_subscription(FaceArray, "faces", self._on_faces, faces_qos)
         self._running = True
         self._worker = threading.Thread(target=self._work, name="scene_worker", daemon=True)
         self._worker.start()

@@ -68,3 +68,18 @@ def test_a_video_of_a_fall_raises_the_fall_with_time(tmp_path):
     fell = next(i for i, r in enumerate(records) if any(a["type"] == "fall" for a in r["anomalies"]))
     assert frames[fell].posture == "lying" and fell <= 11  # within two frames of lying down
     assert records[-1]["time_s"] == pytest.approx(frames[-1].time_s, abs=1e-3)
+
+
+def test_describe_and_the_scene_core_import_without_ros():
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    code = (
+        "import sys, face_perception.cli.describe, face_perception.core.scene.analyzer, "
+        "face_perception.evaluation.falls\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rclpy', 'cv_bridge', 'sensor_msgs'))\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

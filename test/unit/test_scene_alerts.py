@@ -123,6 +123,19 @@ def test_lying_on_a_couch_is_neither_a_fall_nor_lying_on_the_floor():
     assert not _of_type(changes, "fall") and not _of_type(changes, "lying_on_floor")
 
 
+def test_a_couch_the_detector_misses_now_and_then_is_still_under_the_person():
+    couch = labeled_photo(BOY_ON_COUCH)
+    lying = lying_down(couch)
+    without_couch = replace(lying, objects=[o for o in lying.objects if o.label != "couch"])
+    frames = [Frame(i * 0.2, couch, "sitting") for i in range(5)]
+    frames += [Frame(1.0 + i * 0.2, lying if i % 3 else without_couch, "lying") for i in range(80)]
+    changes, _, _ = _run(frames, AlertConfig(lying_min_s=5.0))
+    assert not _of_type(changes, "fall") and not _of_type(changes, "lying_on_floor")
+    frames += [Frame(17.0 + i * 0.2, without_couch, "lying") for i in range(40)]  # now really on the floor
+    changes, _, _ = _run(frames, AlertConfig(lying_min_s=5.0))
+    assert not _of_type(changes, "fall") and [a.active for a in _of_type(changes, "lying_on_floor")] == [True]
+
+
 def test_a_still_photo_of_someone_on_the_floor_reports_lying_on_floor_but_no_fall():
     fallen = lying_down(labeled_photo(STANDING_MAN))
     people = [Person(o, track_id=1) for o in fallen.observations("lying")]

@@ -112,6 +112,7 @@ class _Run:
 @dataclass
 class _PersonState:
     last_upright_s: float | None = None
+    last_furniture_s: float | None = None  # last time a bed or couch was seen under the person
     last_seen_s: float = 0.0
     floor: _Run = field(default_factory=_Run)
     lying: _Run = field(default_factory=_Run)
@@ -198,11 +199,14 @@ class AlertEngine:
         observation = person.observation
         state.last_seen_s, state.person, state.objects = time_s, person, objects
         lying = observation.posture == "lying"
-        on_furniture = furniture_under(observation.box, objects, LYING_FURNITURE, config.furniture_min_overlap)
+        if furniture_under(observation.box, objects, LYING_FURNITURE, config.furniture_min_overlap) is not None:
+            state.last_furniture_s = time_s
+        # a bed or couch missed by the detector for less than clear_s is still there
+        on_furniture = state.last_furniture_s is not None and time_s - state.last_furniture_s <= config.clear_s
         if observation.posture in UPRIGHT_POSTURES:
             state.last_upright_s = time_s
         state.lying.update(lying, time_s, config.clear_s)
-        started = state.floor.update(lying and on_furniture is None, time_s, config.clear_s)
+        started = state.floor.update(lying and not on_furniture, time_s, config.clear_s)
         if lying:
             state.lying_score = observation.posture_score
         if started:
