@@ -250,3 +250,43 @@ def test_scene_yaml_lists_every_parameter_and_configures_the_node():
         assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
     finally:
         node.destroy_node()
+
+
+def test_the_executable_waits_for_lifecycle_transitions_without_autostart():
+    from lifecycle_msgs.msg import State as StateMsg
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    from rclpy.executors import SingleThreadedExecutor
+
+    executable = ROOT / "install" / "face_perception" / "lib" / "face_perception" / "scene_node"
+    if not executable.exists():
+        pytest.skip("package not built (run scripts/setup_env.sh)")
+    args = ["--ros-args", "-r", "__ns:=/lifecycle_test", "-p", "autostart:=false", "-p", "faces.source:=none"]
+    process = subprocess.Popen(
+        [sys.executable, str(executable), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    client = Node("scene_lifecycle_client")
+    executor = SingleThreadedExecutor()
+    executor.add_node(client)
+    try:
+        get_state = client.create_client(GetState, "/lifecycle_test/scene/get_state")
+        change = client.create_client(ChangeState, "/lifecycle_test/scene/change_state")
+        assert get_state.wait_for_service(timeout_sec=30.0), "no lifecycle services"
+
+        def call(service, request):
+            future = service.call_async(request)
+            executor.spin_until_future_complete(future, timeout_sec=30.0)
+            return future.result()
+
+        assert call(get_state, GetState.Request()).current_state.id == StateMsg.PRIMARY_STATE_UNCONFIGURED
+        for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+            assert call(change, ChangeState.Request(transition=Transition(id=transition))).success
+        assert call(get_state, GetState.Request()).current_state.id == StateMsg.PRIMARY_STATE_ACTIVE
+        images = client.create_publisher(Image, "/lifecycle_test/image", 10)
+        assert wait_until(lambda: images.get_subscription_count() > 0)
+        assert call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE))).success
+        assert wait_until(lambda: images.get_subscription_count() == 0)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        client.destroy_node()
