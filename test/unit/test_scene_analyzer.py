@@ -88,3 +88,16 @@ def test_scene_parameters_round_trip_and_name_bad_values(tmp_path):
     yaml_file = tmp_path / "scene.yaml"
     yaml_file.write_text("/**:\n  ros__parameters:\n    alerts:\n      lying_min_s: 20.0\n")
     assert load_scene_config(yaml_file).alerts.lying_min_s == 20.0
+
+
+def test_a_replay_that_loops_clears_alerts_and_reuses_no_id():
+    frames = fall_sequence(fps=2.0, upright_s=2.0, lying_s=4.0, up_again_s=0.0)
+    analyzer = SceneAnalyzer(SceneConfig(), LabeledPeople([(f.scene, f.posture) for f in frames]))
+    first = [analyzer.analyze(f.scene.image, f.time_s) for f in frames]
+    assert [a.type for a in first[-1].alerts] == ["fall"]
+    again = [analyzer.analyze(f.scene.image, f.time_s) for f in frames]  # stamps start over
+    assert [(a.type, a.active) for a in again[0].changed_alerts] == [("fall", False)]
+    assert again[0].alerts == []
+    old_fall, new_fall = first[-1].alerts[0], again[-1].alerts[0]
+    assert new_fall.type == "fall" and new_fall.alert_id > old_fall.alert_id
+    assert again[0].people[0].track_id > first[-1].people[0].track_id

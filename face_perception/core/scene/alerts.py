@@ -152,6 +152,7 @@ class AlertEngine:
         """Forget every person (a replay looped); active alerts clear at the next update."""
         self._people = {}
         self._captions = {}
+        self._caption_scores = {}
         self._last_time_s = None
 
     def update(

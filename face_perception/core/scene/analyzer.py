@@ -7,6 +7,7 @@ the face node's ``faces`` topic). Each face is attached to the person whose head
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,7 +28,9 @@ from face_perception.core.scene.types import ObjectDetection, Person, PersonObse
 from face_perception.core.tracker import FaceTracker
 from face_perception.core.types import FaceResult
 
+log = logging.getLogger(__name__)
 HEAD_KEYPOINTS = slice(0, 5)  # nose, eyes, ears
+MAX_IMAGE_SIDE_PX = PipelineConfig().max_image_side_px  # without a face pipeline, the same image size limit
 _NO_MATCH = 1e6
 _ALERT_NOTES = {
     "fall": "seems to have fallen",
@@ -139,12 +142,16 @@ class SceneAnalyzer:
         return cls(config, finder, pipeline, captioner, caption_alerts)
 
     def reset(self) -> None:
-        """Start over: new tracks (ids keep counting up), no alerts."""
-        if hasattr(self, "tracker"):
-            self.tracker.restart()  # ids keep counting up: never reused
-        else:
-            self.tracker = PersonTracker(self.config.tracking)
+        """Start over: no tracks, no people's history; active alerts clear at the next image.
+
+        Person, face and alert ids keep counting up, so none is reused in one analyzer's life.
+        """
         self._last_time_s: float | None = None
+        if hasattr(self, "tracker"):
+            self.tracker.restart()
+            self.alerts.reset()
+            return  # the face tracker restarts by itself when time goes back
+        self.tracker = PersonTracker(self.config.tracking)
         self.alerts = AlertEngine(self.config.alerts, self.config.sentence)
         tracking = self.face_pipeline.config.tracking if self.face_pipeline is not None else None
         self.face_tracker = FaceTracker(tracking) if tracking is not None and tracking.enabled else None
@@ -165,10 +172,11 @@ class SceneAnalyzer:
         """
         start = time.perf_counter()
         if time_s is not None and self._last_time_s is not None and time_s < self._last_time_s:
+            log.warning("time went back from %.3f s to %.3f s: tracks and alerts start over", self._last_time_s, time_s)
             self.reset()
         if time_s is not None:
             self._last_time_s = time_s
-        limit = self.face_pipeline.config.max_image_side_px if self.face_pipeline is not None else 8192
+        limit = self.face_pipeline.config.max_image_side_px if self.face_pipeline is not None else MAX_IMAGE_SIDE_PX
         image_bgr = as_bgr(image, limit)
         observations, objects = self.people.find(image_bgr)
         face_list, face_ids = self._faces(image_bgr, time_s, faces)
