@@ -151,10 +151,7 @@ def process_bag(
                             log.warning("%s: header stamps went backwards at %d; tracks restarted", topic, timestamp)
                     array = messages.face_array(result, header, tracked, next_id)
                     if tracked is None:
-                        faces_now = ExternalFaces(result.faces, list(range(next_id, next_id + len(result.faces))))
                         next_id += len(result.faces)
-                    else:
-                        faces_now = ExternalFaces([t.smoothed for t in tracked], [t.track_id for t in tracked])
                     faces_conn, events_conn = outputs[topic]
                     writer.write(faces_conn, timestamp, store.serialize_cdr(array, messages.FACE_ARRAY))
                     for event in events:
@@ -164,6 +161,8 @@ def process_bag(
                     record["faces"] = [_face_json(face) for face in array.faces]
                     record["events"] = [{"type": e.type.name.lower(), "track_id": e.track_id} for e in events]
                     if topic in scenes:
+                        shown = result.faces if tracked is None else [t.smoothed for t in tracked]
+                        faces_now = ExternalFaces(shown, [int(face.id) for face in array.faces])
                         record["scene"] = _write_scene(
                             writer, store, scenes[topic], image, header, faces_now, timestamp
                         )

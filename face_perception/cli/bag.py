@@ -23,12 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from face_perception.bags.process import SceneSettings, count_image_messages, output_topics, process_bag
+    from face_perception.bags.process import count_image_messages, output_topics, process_bag
     from face_perception.core.config import load_pipeline_config
 
     config = load_pipeline_config(args.config)
     scene = None
     if getattr(args, "scene", False):
+        from face_perception.bags.process import SceneSettings
         from face_perception.core.scene.config import load_scene_configs
 
         scene_config, people, _ = load_scene_configs(args.config)
