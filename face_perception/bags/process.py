@@ -91,7 +91,6 @@ def process_bag(
         raise BagError(f"output {destination} already exists")
     store = messages.typestore()
     pipeline = FacePipeline(config)
-    finder = PeopleFinder.from_store(scene.people, pipeline.store) if scene is not None else None
     summary = BagSummary()
     try:
         reader = Reader(source)
@@ -106,6 +105,7 @@ def process_bag(
             outputs = {}
             trackers = {}
             scenes: dict[str, tuple[SceneAnalyzer, Any, Any]] = {}
+            finder = PeopleFinder.from_store(scene.people, pipeline.store) if scene is not None else None
             for connection in connections:
                 faces_topic, events_topic = output_topics(connection.topic)
                 outputs[connection.topic] = (
