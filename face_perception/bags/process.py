@@ -12,12 +12,11 @@ from typing import IO, Any
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from face_perception.bags import messages
+from face_perception.bags.scene import SceneSettings, SceneWriter
 from face_perception.core.config import PipelineConfig
 from face_perception.core.errors import FacePerceptionError
 from face_perception.core.pipeline import FacePipeline
-from face_perception.core.scene.analyzer import ExternalFaces, SceneAnalyzer
-from face_perception.core.scene.config import SceneConfig
-from face_perception.core.scene.people import PeopleConfig, PeopleFinder
+from face_perception.core.scene.analyzer import ExternalFaces
 from face_perception.core.tracker import FaceTracker
 
 log = logging.getLogger(__name__)
@@ -41,19 +40,6 @@ class BagSummary:
 def output_topics(topic: str) -> tuple[str, str]:
     """Result topics for an image topic: ``<topic>/faces`` and ``<topic>/face_events``."""
     return f"{topic.rstrip('/')}/faces", f"{topic.rstrip('/')}/face_events"
-
-
-def scene_topics(topic: str) -> tuple[str, str]:
-    """Scene result topics for an image topic: ``<topic>/scene`` and ``<topic>/scene_alerts``."""
-    return f"{topic.rstrip('/')}/scene", f"{topic.rstrip('/')}/scene_alerts"
-
-
-@dataclass(frozen=True)
-class SceneSettings:
-    """What ``process_bag`` needs to add the scene topics."""
-
-    scene: SceneConfig
-    people: PeopleConfig
 
 
 def image_connections(reader: Reader, topics: Iterable[str] | None) -> list[Any]:
@@ -104,8 +90,7 @@ def process_bag(
         try:
             outputs = {}
             trackers = {}
-            scenes: dict[str, tuple[SceneAnalyzer, Any, Any]] = {}
-            finder = PeopleFinder.from_store(scene.people, pipeline.store) if scene is not None else None
+            scenes: dict[str, SceneWriter] = {}
             for connection in connections:
                 faces_topic, events_topic = output_topics(connection.topic)
                 outputs[connection.topic] = (
@@ -114,12 +99,7 @@ def process_bag(
                 )
                 trackers[connection.topic] = FaceTracker(config.tracking) if config.tracking.enabled else None
                 if scene is not None:
-                    scene_topic, alerts_topic = scene_topics(connection.topic)
-                    scenes[connection.topic] = (
-                        SceneAnalyzer(scene.scene, finder),
-                        writer.add_connection(scene_topic, messages.SCENE, typestore=store),
-                        writer.add_connection(alerts_topic, messages.SCENE_ALERT, typestore=store),
-                    )
+                    scenes[connection.topic] = SceneWriter(scene, pipeline.store, writer, connection.topic)
                 summary.frames[connection.topic] = 0
             errors = writer.add_connection(ERRORS_TOPIC, messages.DIAGNOSTIC_STATUS, typestore=store)
             next_id = 1
@@ -163,9 +143,7 @@ def process_bag(
                     if topic in scenes:
                         shown = result.faces if tracked is None else [t.smoothed for t in tracked]
                         faces_now = ExternalFaces(shown, [int(face.id) for face in array.faces])
-                        record["scene"] = _write_scene(
-                            writer, store, scenes[topic], image, header, faces_now, timestamp
-                        )
+                        record["scene"] = scenes[topic].write(image, header, faces_now, timestamp)
                 if jsonl is not None:
                     jsonl.write(json.dumps(record) + "\n")
                 if progress is not None:
@@ -175,22 +153,6 @@ def process_bag(
     finally:
         reader.close()
     return summary
-
-
-def _write_scene(writer: Writer, store: Any, outputs: tuple, image, header: Any, faces, timestamp: int) -> dict:
-    """Analyze the frame's scene, write its Scene and changed alerts; returns its JSON summary."""
-    analyzer, scene_conn, alerts_conn = outputs
-    stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
-    result = analyzer.analyze(image, stamp_s, faces)
-    writer.write(scene_conn, timestamp, store.serialize_cdr(messages.scene(result, header), messages.SCENE))
-    for alert in result.changed_alerts:
-        alert_msg = messages.scene_alert(alert, header)
-        writer.write(alerts_conn, timestamp, store.serialize_cdr(alert_msg, messages.SCENE_ALERT))
-    return {
-        "description": result.description,
-        "people": [{"track_id": p.track_id, "posture": p.observation.posture} for p in result.people],
-        "alerts": [{"id": a.alert_id, "type": a.type, "active": a.active} for a in result.changed_alerts],
-    }
 
 
 def _face_json(face: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_pipeline_config(args.config)
     scene = None
     if getattr(args, "scene", False):
-        from face_perception.bags.process import SceneSettings
+        from face_perception.bags.scene import SceneSettings
         from face_perception.core.scene.config import load_scene_configs
 
         scene_config, people, _ = load_scene_configs(args.config)

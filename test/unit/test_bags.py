@@ -176,7 +176,7 @@ def test_replay_loops_until_stopped(tmp_path):
 def test_bag_scene_topics_carry_the_fall_of_a_real_photo_sequence(tmp_path):
     from scene_data import fall_sequence
 
-    from face_perception.bags.process import SceneSettings
+    from face_perception.bags.scene import SceneSettings
     from face_perception.core.scene.config import SceneConfig
     from face_perception.core.scene.people import PeopleConfig
 
