@@ -196,6 +196,8 @@ def describe(name: str, default: Any) -> ParameterDescriptor:
                 descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high))]
             else:
                 descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+        # a whole number for a float parameter (lying_min_s: 20) is taken; the config checks type and range
+        descriptor.dynamic_typing = isinstance(default, float)
         return descriptor
     descriptor = face_params.describe(name, default)  # the face pipeline's own table
     descriptor.read_only = True

@@ -209,7 +209,7 @@ def test_the_executable_exits_non_zero_naming_a_bad_parameter(tmp_path):
     if not executable.exists():
         pytest.skip("package not built (run scripts/setup_env.sh)")
     params = tmp_path / "bad.yaml"
-    params.write_text("/**:\n  ros__parameters:\n    alerts:\n      lying_min_s: -5.0\n")
+    params.write_text("/**:\n  ros__parameters:\n    alerts:\n      lying_min_s: -5\n")
     done = subprocess.run(
         [sys.executable, str(executable), "--ros-args", "--params-file", str(params)],
         capture_output=True,
@@ -250,6 +250,12 @@ def test_scene_yaml_lists_every_parameter_and_configures_the_node():
         assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
     finally:
         node.destroy_node()
+    whole = SceneNode(parameter_overrides=[Parameter("alerts.lying_min_s", value=20)], namespace="robot2")
+    try:  # a whole number for a float parameter is taken as that float
+        assert whole.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert whole.scene_config.alerts.lying_min_s == 20.0
+    finally:
+        whole.destroy_node()
 
 
 def test_the_executable_waits_for_lifecycle_transitions_without_autostart():
