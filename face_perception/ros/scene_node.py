@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import Node as LifecycleNode
@@ -49,7 +50,15 @@ class SceneNode(LifecycleNode):
     def __init__(self, people_factory: PeopleFactory | None = None, **kwargs) -> None:
         super().__init__("scene", **kwargs)
         self._people_factory = people_factory or PeopleFinder.from_store
-        self.declare_parameter("autostart", True)
+        self.declare_parameter(
+            "autostart",
+            True,
+            ParameterDescriptor(
+                description="The executable configures and activates the node itself; false: wait for lifecycle "
+                "transitions.",
+                read_only=True,
+            ),
+        )
         declare(self)
         self.analyzer: SceneAnalyzer | None = None
         self.stats = FrameStats()
