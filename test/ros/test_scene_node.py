@@ -296,3 +296,21 @@ def test_the_executable_waits_for_lifecycle_transitions_without_autostart():
         process.terminate()
         process.wait(timeout=30)
         client.destroy_node()
+
+
+def test_face_messages_come_back_as_the_face_results_they_were_made_from(pipeline):
+    from face_perception.ros.conversions import face_to_msg
+    from face_perception.ros.scene_conversions import face_from_msg
+
+    scene = labeled_photo(STANDING_MAN)
+    faces = pipeline.process(scene.image).faces
+    assert faces
+    for face in faces:
+        back = face_from_msg(face_to_msg(face, face, 5))
+        assert np.allclose(back.detection.box.as_list(), face.detection.box.as_list(), atol=1e-3)
+        assert back.emotion.label == face.emotion.label and back.gender.label == face.gender.label
+        assert back.emotion.scores == pytest.approx(face.emotion.scores, abs=1e-6)
+        assert back.age == pytest.approx(face.age, abs=1e-4)
+        assert back.eyewear.worn == face.eyewear.worn
+    empty = face_from_msg(Face(emotion="", gender="", age=float("nan"), eyeglasses_probability=float("nan")))
+    assert empty.emotion is None and empty.gender is None and empty.age is None and empty.eyewear is None
