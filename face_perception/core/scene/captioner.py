@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -144,10 +145,7 @@ def _resample_axis(image: np.ndarray, out_size: int, resample: int, axis: int) -
     """One separable pass of PIL's 8-bit resampling along ``axis`` (0 rows, 1 columns) of an HxWxC uint8 image."""
     index, fixed = _resample_taps(image.shape[axis], out_size, resample)
     gathered = np.take(image, index, axis=axis).astype(np.int64)  # axis becomes [out, taps]
-    if axis == 0:
-        acc = np.einsum("otwc,ot->owc", gathered, fixed)
-    else:
-        acc = np.einsum("hotc,ot->hoc", gathered, fixed)
+    acc = np.einsum("otwc,ot->owc" if axis == 0 else "hotc,ot->hoc", gathered, fixed)
     acc = (acc + (1 << (_PRECISION_BITS - 1))) >> _PRECISION_BITS
     return np.clip(acc, 0, 255).astype(np.uint8)
 
@@ -157,11 +155,13 @@ def resize_like_pil(image: np.ndarray, height: int, width: int, resample: int) -
 
     Pillow's two passes, horizontal then vertical, each rounded to 8 bits, in its fixed-point arithmetic: the
     result equals Pillow 12's to the grey level. (Pillow 13 runs the vertical pass first for some shapes, which
-    moves a few pixels by one level.) Supports PIL's NEAREST (0), LANCZOS (1), BILINEAR (2), BICUBIC (3), BOX (4) and HAMMING (5).
+    moves a few pixels by one level.) Filters: PIL's NEAREST (0), LANCZOS (1), BILINEAR (2), BICUBIC (3), BOX (4)
+    and HAMMING (5).
     """
     if resample == 0:
-        rows = np.minimum(((np.arange(height) + 0.5) * image.shape[0] / height).astype(np.int64), image.shape[0] - 1)
-        cols = np.minimum(((np.arange(width) + 0.5) * image.shape[1] / width).astype(np.int64), image.shape[1] - 1)
+        in_h, in_w = image.shape[:2]
+        rows = np.minimum(((np.arange(height) + 0.5) * in_h / height).astype(np.int64), in_h - 1)
+        cols = np.minimum(((np.arange(width) + 0.5) * in_w / width).astype(np.int64), in_w - 1)
         return image[rows][:, cols]
     if resample not in _FILTERS:
         raise ConfigError(f"unsupported resample filter {resample} (PIL's 0 to 5 are supported)")
@@ -327,7 +327,7 @@ class _Decoder:
         elif past is not None:
             feed.update(past)
         names = [o.name for o in session.get_outputs()]
-        outputs = dict(zip(names, session.run(None, feed)))
+        outputs = dict(zip(names, session.run(None, feed), strict=True))
         new_past = {}
         for name in self.past_names:
             present = PRESENT_PREFIX + name[len(PAST_PREFIX) :]
@@ -571,10 +571,7 @@ class ImageCaptioner:
             done = np.take_along_axis(merged_done, best, axis=1)
 
             cur_len += 1
-            if gen.early_stopping == "never" and lp > 0.0:
-                best_length = max_length - 1
-            else:
-                best_length = cur_len - 1
+            best_length = max_length - 1 if gen.early_stopping == "never" and lp > 0.0 else cur_len - 1
             best_running = running_scores[:, :1] / np.float32(best_length**lp)
             worst_done = np.where(done, done_scores.min(axis=1, keepdims=True), np.float32(NEG_INF))
             improvable &= (best_running > worst_done).any(axis=1)
