@@ -17,7 +17,7 @@ import pytest
 from helpers import ROOT, SAMPLES
 
 from face_perception.core.errors import ConfigError, ImageError, ModelError
-from face_perception.core.scene.captioner import ImageCaptioner
+from face_perception.core.scene.captioner import ImageCaptioner, resize_like_pil
 
 FIXTURE = ROOT / "test" / "data" / "captioner_tiny"
 REFERENCE = json.loads((FIXTURE / "reference.json").read_text())
@@ -212,3 +212,19 @@ def test_unsupported_image_size_is_refused(tmp_path: Path):
 def test_bad_settings_are_config_errors(beam_size: int, max_length: int):
     with pytest.raises(ConfigError):
         ImageCaptioner.from_folder(FIXTURE, beam_size=beam_size, max_length=max_length)
+
+
+@pytest.mark.parametrize(
+    "resample", [0, 1, 2, 3, 4, 5], ids=["nearest", "lanczos", "bilinear", "bicubic", "box", "hamming"]
+)
+def test_resize_equals_pillow_on_one_axis(resample: int):
+    """Every PIL filter, shrinking and enlarging one axis (one pass, so the pass order of Pillow 13 cannot matter)."""
+    pil = pytest.importorskip("PIL.Image")
+    rgb = np.ascontiguousarray(cv2.imread(str(SAMPLES / "rocket.jpg"))[:, :, ::-1])
+    height, width = rgb.shape[:2]
+    for out_h, out_w in [(height, 100), (height, 1001), (90, width), (700, width)]:
+        expected = np.asarray(pil.fromarray(rgb).resize((out_w, out_h), resample=resample))
+        np.testing.assert_array_equal(resize_like_pil(rgb, out_h, out_w, resample), expected)
+    if resample == 0:
+        expected = np.asarray(pil.fromarray(rgb).resize((224, 224), resample=0))
+        np.testing.assert_array_equal(resize_like_pil(rgb, 224, 224, 0), expected)

@@ -150,6 +150,14 @@ def _resample_axis(image: np.ndarray, out_size: int, resample: int, axis: int) -
     return np.clip(acc, 0, 255).astype(np.uint8)
 
 
+def _nearest_index(in_size: int, out_size: int) -> np.ndarray:
+    """Source index of each output pixel for NEAREST: PIL steps from the first centre by adding the scale."""
+    scale = in_size / out_size
+    steps = np.full(out_size, scale)
+    steps[0] = scale * 0.5
+    return np.minimum(np.cumsum(steps).astype(np.int64), in_size - 1)
+
+
 def resize_like_pil(image: np.ndarray, height: int, width: int, resample: int) -> np.ndarray:
     """Resize an HxWxC uint8 image as ``PIL.Image.resize((width, height), resample)`` does (Pillow 12).
 
@@ -159,10 +167,7 @@ def resize_like_pil(image: np.ndarray, height: int, width: int, resample: int) -
     and HAMMING (5).
     """
     if resample == 0:
-        in_h, in_w = image.shape[:2]
-        rows = np.minimum(((np.arange(height) + 0.5) * in_h / height).astype(np.int64), in_h - 1)
-        cols = np.minimum(((np.arange(width) + 0.5) * in_w / width).astype(np.int64), in_w - 1)
-        return image[rows][:, cols]
+        return image[_nearest_index(image.shape[0], height)][:, _nearest_index(image.shape[1], width)]
     if resample not in _FILTERS:
         raise ConfigError(f"unsupported resample filter {resample} (PIL's 0 to 5 are supported)")
     out = image
