@@ -36,6 +36,7 @@ REQUIREMENTS = [
     "optimum==2.1.0",
     "optimum-onnx==0.1.0",
     "tokenizers==0.22.2",
+    "onnxruntime==1.32.0",
     "opencv-python-headless==5.0.0.93",
     # transformers resizes with Pillow; Pillow 12 always runs its horizontal pass first, as the runtime does
     "pillow==12.3.0",
