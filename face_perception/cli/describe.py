@@ -2,12 +2,14 @@
 
 Images and folders are described as still photos (a state counts as held: someone on the
 floor is ``lying_on_floor``); a video is described frame by frame with its own timing, so
-alerts that need time (a fall, not moving) can fire.
+alerts that need time (a fall, not moving) can fire. With a captioner folder (``--captioner`` or
+``captioner.model_dir``) each record carries its caption, and alarming caption words raise ``caption`` alerts.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -20,7 +22,9 @@ from face_perception.core.errors import FacePerceptionError
 from face_perception.core.images import IMAGE_SUFFIXES, list_images, read_image
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.analyzer import SceneAnalyzer
-from face_perception.core.scene.config import load_scene_configs
+from face_perception.core.scene.caption_alerts import caption_findings
+from face_perception.core.scene.captioner import load_captioner
+from face_perception.core.scene.config import SceneConfig, load_scene_configs
 from face_perception.core.scene.types import SceneResult
 
 
@@ -29,6 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per image or video frame on stdout")
     parser.add_argument("--config", type=Path, help="parameters YAML (config/scene.yaml's form)")
     parser.add_argument("--no-faces", action="store_true", help="skip the face pipeline (no face attributes)")
+    parser.add_argument(
+        "--captioner",
+        type=Path,
+        metavar="DIR",
+        help="ONNX image captioner folder (optimum export); overrides captioner.model_dir of --config",
+    )
+    parser.add_argument(
+        "--beam-size", type=int, metavar="N", help="captioner beams (1: greedy); overrides captioner.beam_size"
+    )
 
 
 def scene_to_json(name: str, result: SceneResult) -> dict[str, Any]:
@@ -109,12 +122,31 @@ def _write(record: dict[str, Any], as_json: bool, out: TextIO) -> None:
         out.write(f"  ALERT {anomaly['type']} ({anomaly['score']:.2f}): {anomaly['description']}\n")
 
 
+def _with_captioner_flags(scene: SceneConfig, args: argparse.Namespace) -> SceneConfig:
+    """``scene`` with ``--captioner`` and ``--beam-size`` in place of the file's values (checked again)."""
+    changes: dict[str, Any] = {}
+    if getattr(args, "captioner", None) is not None:
+        changes["model_dir"] = str(args.captioner)
+    if getattr(args, "beam_size", None) is not None:
+        changes["beam_size"] = args.beam_size
+    if not changes:
+        return scene
+    return dataclasses.replace(scene, captioner=dataclasses.replace(scene.captioner, **changes)).validate()
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Describe every image; returns 1 when any could not be read, 0 otherwise."""
+    """Describe every image; returns 1 when any could not be read, 0 otherwise.
+
+    Raises:
+        ConfigError, ModelError: a bad parameters file or captioner folder (the command exits 2).
+    """
     out = out or sys.stdout
     scene, people, faces = load_scene_configs(args.config)
+    scene = _with_captioner_flags(scene, args)
+    captioner = load_captioner(scene.captioner, faces.num_threads)
+    hazards = caption_findings if captioner is not None else None
     store = ModelStore(faces.models_dir or None, faces.num_threads)
-    analyzer = SceneAnalyzer.from_store(scene, people, store, None if args.no_faces else faces)
+    analyzer = SceneAnalyzer.from_store(scene, people, store, None if args.no_faces else faces, captioner, hazards)
     failures = 0
     for record in describe_paths(analyzer, args.paths):
         failures += "error" in record

@@ -1,8 +1,9 @@
 """The scene node (managed lifecycle node ``scene``): camera images in, Scene and SceneAlert out.
 
-configure: reads and checks the parameters, loads and verifies the models (sha256), makes
-the publishers; activate: subscribes the camera (and the face node's ``faces``) and starts
-the worker; deactivate: unsubscribes and stops it; cleanup: frees the model sessions.
+configure: reads and checks the parameters, loads and verifies the models (sha256) and the
+optional captioner folder (``captioner.model_dir``), makes the publishers; activate: subscribes
+the camera (and the face node's ``faces``) and starts the worker; deactivate: unsubscribes and
+stops it; cleanup: frees the model sessions.
 Frames are handled latest-wins, at most ``scene.rate_hz`` per second.
 """
 
@@ -29,6 +30,8 @@ from face_perception.core.errors import FacePerceptionError, ImageError
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.analyzer import ExternalFaces, PeopleSource, SceneAnalyzer
+from face_perception.core.scene.caption_alerts import caption_findings
+from face_perception.core.scene.captioner import load_captioner
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 from face_perception.msg import FaceArray, Scene, SceneAlert
 from face_perception.ros.conversions import compressed_to_bgr, image_to_bgr
@@ -82,7 +85,9 @@ class SceneNode(LifecycleNode):
             faces = None
             if self.config.faces_source in ("auto", "pipeline"):
                 faces = FacePipeline(self.pipeline_config, store)
-            self.analyzer = SceneAnalyzer(self.scene_config, people, faces)
+            captioner = load_captioner(self.scene_config.captioner, self.pipeline_config.num_threads)
+            hazards = caption_findings if captioner is not None else None
+            self.analyzer = SceneAnalyzer(self.scene_config, people, faces, captioner, hazards)
         except (FacePerceptionError, ParameterException) as error:
             self.get_logger().error(f"cannot configure: {error}")
             return TransitionCallbackReturn.FAILURE
@@ -92,8 +97,15 @@ class SceneNode(LifecycleNode):
         )
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diagnostics_timer = self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
+        captioning = self.scene_config.captioner
+        with_captions = (
+            f", captions from {captioning.model_dir} at most every {captioning.period_s:g} s"
+            if captioning.enabled
+            else ""
+        )
         self.get_logger().info(
             f"configured: faces from {self.config.faces_source}, at most {self.scene_config.rate_hz:g} Hz"
+            + with_captions
         )
         return TransitionCallbackReturn.SUCCESS
 

@@ -117,6 +117,14 @@ _SCENE_DESCRIPTIONS: dict[str, str] = {
     "sentence.max_objects": "Objects named when no one is in view.",
     "sentence.furniture_min_overlap": "Share of a person's box over a bed, couch or chair for lying or sitting on it.",
     "sentence.min_face_size_px": "Faces smaller than this (shorter box side) lend no attribute to the sentence.",
+    "captioner.model_dir": (
+        "Folder of an ONNX image captioner (optimum export: encoder, decoder, tokenizer.json, configs); empty: none."
+    ),
+    "captioner.beam_size": "Captioner search: 1 is greedy; more is beam search with that many beams (slower).",
+    "captioner.max_length": "Longest caption, in tokens, the decoder start token included.",
+    "captioner.period_s": (
+        "Caption at most once per this many seconds of frame time; frames between reuse the last caption (0: all)."
+    ),
     "people.object_model": "Object detector model id (models/manifest.json), COCO-80 classes.",
     "people.pose_model": "Pose model id (models/manifest.json), 17 COCO keypoints.",
     "people.score_threshold": "Person boxes at or above this confidence are people.",
@@ -164,6 +172,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "sentence.max_objects": (0, 100),
     "sentence.furniture_min_overlap": (0.0, 1.0),
     "sentence.min_face_size_px": (0.0, 10000.0),
+    "captioner.beam_size": (1, 16),
+    "captioner.max_length": (2, 256),
+    "captioner.period_s": (0.0, 3600.0),
     "people.score_threshold": (0.0, 1.0),
     "people.object_score_threshold": (0.0, 1.0),
     "people.nms_iou_threshold": (0.0, 1.0),

@@ -314,3 +314,47 @@ def test_face_messages_come_back_as_the_face_results_they_were_made_from(pipelin
         assert back.eyewear.worn == face.eyewear.worn
     empty = face_from_msg(Face(emotion="", gender="", age=float("nan"), eyeglasses_probability=float("nan")))
     assert empty.emotion is None and empty.gender is None and empty.age is None and empty.eyewear is None
+
+
+CAPTIONER_FIXTURE = ROOT / "test" / "data" / "captioner_tiny"
+
+
+def test_a_captioner_folder_adds_its_caption_to_the_scene(harnesses):
+    pytest.importorskip("tokenizers", reason="the captioner needs tokenizers")
+    from face_perception.core.scene.captioner import ImageCaptioner
+
+    scene = labeled_photo(STANDING_MAN)
+    assert scene.image.shape == (480, 640, 3)
+    overrides = {"faces.source": "none", "captioner.model_dir": str(CAPTIONER_FIXTURE), "captioner.beam_size": 2}
+    harness = harnesses([(scene, "standing")], overrides)
+    harness.start()
+    result = harness.send(scene.image, 1.0)
+    expected = ImageCaptioner.from_folder(CAPTIONER_FIXTURE, beam_size=2).caption(scene.image)
+    assert result.caption and result.caption == expected
+    assert result.description.startswith("A person is standing next to a car.")
+    assert result.description.endswith(f"({expected.strip().rstrip('.')})")
+
+
+def test_a_captioner_folder_that_cannot_be_loaded_is_refused_naming_it(harnesses, tmp_path):
+    broken = tmp_path / "captioner"
+    shutil.copytree(CAPTIONER_FIXTURE, broken)
+    (broken / "tokenizer.json").unlink()
+    scene = labeled_photo(STANDING_MAN)
+    harness = harnesses([(scene, "standing")], {"faces.source": "none", "captioner.model_dir": str(broken)})
+    assert harness.node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert harness.node.analyzer is None
+
+    executable = ROOT / "install" / "face_perception" / "lib" / "face_perception" / "scene_node"
+    if not executable.exists():
+        pytest.skip("package not built (run scripts/setup_env.sh)")
+    missing = tmp_path / "no_such_captioner"
+    args = ["--ros-args", "-r", "__ns:=/captioner_test", "-p", "faces.source:=none"]
+    done = subprocess.run(
+        [sys.executable, str(executable), *args, "-p", f"captioner.model_dir:={missing}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+    )
+    output = done.stderr + done.stdout
+    assert done.returncode != 0 and str(missing) in output and "Traceback" not in output

@@ -147,6 +147,8 @@ class SceneAnalyzer:
         Person, face and alert ids keep counting up, so none is reused in one analyzer's life.
         """
         self._last_time_s: float | None = None
+        self._caption_time_s: float | None = None  # frame time of the last caption made (sequences only)
+        self._last_caption: tuple[str, list[tuple[str, float]]] = ("", [])
         if hasattr(self, "tracker"):
             self.tracker.restart()
             self.alerts.reset()
@@ -196,8 +198,7 @@ class SceneAnalyzer:
             for t, m in zip(tracked, matches, strict=True)
         ]
         context = [o for o in objects if o.label != "person"]
-        caption = self.captioner.caption(image_bgr) if self.captioner is not None else ""
-        findings = self.caption_alerts(caption) if self.caption_alerts is not None and caption else []
+        caption, findings = self._caption(image_bgr, time_s)
         update = engine.update(people, context, 0.0 if still else time_s, still=still, caption_findings=findings)
         notes: dict[int, str] = {}
         for alert in update.active:
@@ -219,6 +220,21 @@ class SceneAnalyzer:
             caption=caption,
             changed_alerts=update.changed,
         )
+
+    def _caption(self, image_bgr: np.ndarray, time_s: float | None) -> tuple[str, list[tuple[str, float]]]:
+        """The caption and its findings: made anew for a still photo, and in a sequence at most once per
+        ``captioner.period_s`` of frame time (the last ones are reused in between, so its alerts hold)."""
+        if self.captioner is None:
+            return "", []
+        last = self._caption_time_s
+        if time_s is not None and last is not None and time_s - last < self.config.captioner.period_s:
+            return self._last_caption
+        caption = self.captioner.caption(image_bgr)
+        findings = self.caption_alerts(caption) if self.caption_alerts is not None and caption else []
+        if time_s is not None:
+            self._caption_time_s = time_s
+            self._last_caption = (caption, findings)
+        return caption, findings
 
     def _faces(
         self, image_bgr: np.ndarray, time_s: float | None, given: ExternalFaces | None

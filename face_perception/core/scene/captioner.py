@@ -384,6 +384,48 @@ def _check_inputs(session: ort.InferenceSession, path: Path, inputs: tuple[str, 
         )
 
 
+@dataclass(frozen=True)
+class CaptionerConfig:
+    """The scene analysis's optional captioner (parameters ``captioner.*``); an empty ``model_dir`` turns it off."""
+
+    model_dir: str = ""  # an optimum export folder (see the module's docstring)
+    beam_size: int = 1  # 1: greedy search; more: beam search with that many beams
+    max_length: int = 20  # tokens, the decoder start token included (as transformers counts)
+    period_s: float = 5.0  # caption at most once per this many seconds of frame time; the last caption in between
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model_dir.strip())
+
+    def validate(self) -> CaptionerConfig:
+        checks = {
+            "captioner.beam_size": (self.beam_size, 1, 16),
+            "captioner.max_length": (self.max_length, 2, 256),
+            "captioner.period_s": (self.period_s, 0.0, 3600.0),
+        }
+        for name, (value, low, high) in checks.items():
+            if not low <= value <= high:
+                raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
+        return self
+
+
+def load_captioner(config: CaptionerConfig, num_threads: int = 1) -> ImageCaptioner | None:
+    """The captioner of ``config`` (None when ``model_dir`` is empty).
+
+    Raises:
+        ModelError, ConfigError: the folder or one of its files cannot be used (the message names it).
+    """
+    if not config.enabled:
+        return None
+    folder = Path(config.model_dir).expanduser()
+    try:
+        return ImageCaptioner.from_folder(folder, config.beam_size, config.max_length, num_threads)
+    except (ModelError, ConfigError):
+        raise
+    except Exception as error:  # an export this runtime does not expect: named, never a traceback
+        raise ModelError(f"captioner folder {folder} cannot be loaded: {type(error).__name__}: {error}") from error
+
+
 class ImageCaptioner:
     """A sentence for an image from an ONNX vision-encoder-decoder folder.
 
@@ -605,4 +647,4 @@ def _cache_shape(session: ort.InferenceSession, config: dict[str, Any], source: 
     return int(heads), int(hidden) // int(heads)
 
 
-__all__ = ["GenerationSpec", "ImageCaptioner", "ImageSpec", "resize_like_pil"]
+__all__ = ["CaptionerConfig", "GenerationSpec", "ImageCaptioner", "ImageSpec", "load_captioner", "resize_like_pil"]

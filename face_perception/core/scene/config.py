@@ -1,6 +1,6 @@
 """Scene analysis configuration: one dataclass tree, flat dotted parameter names like the face pipeline's.
 
-Sections: ``scene.*`` (this dataclass), ``person_tracking.*``, ``alerts.*``, ``sentence.*``.
+Sections: ``scene.*`` (this dataclass), ``person_tracking.*``, ``alerts.*``, ``sentence.*``, ``captioner.*``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,18 @@ from typing import Any
 
 from face_perception.core.config import PipelineConfig, _check_range, _coerce, load_parameters_yaml
 from face_perception.core.scene.alerts import AlertConfig
+from face_perception.core.scene.captioner import CaptionerConfig
 from face_perception.core.scene.people import PeopleConfig
 from face_perception.core.scene.sentence import SentenceConfig
 from face_perception.core.scene.tracker import PersonTrackerConfig
 
 # section name -> attribute of SceneConfig holding that section's dataclass
-SECTIONS: dict[str, str] = {"person_tracking": "tracking", "alerts": "alerts", "sentence": "sentence"}
+SECTIONS: dict[str, str] = {
+    "person_tracking": "tracking",
+    "alerts": "alerts",
+    "sentence": "sentence",
+    "captioner": "captioner",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class SceneConfig:
     tracking: PersonTrackerConfig = field(default_factory=PersonTrackerConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     sentence: SentenceConfig = field(default_factory=SentenceConfig)
+    captioner: CaptionerConfig = field(default_factory=CaptionerConfig)
 
     def validate(self) -> SceneConfig:
         _check_range("scene.rate_hz", self.rate_hz, 0.01, 100.0)
@@ -36,6 +43,7 @@ class SceneConfig:
         self.tracking.validate()
         self.alerts.validate()
         self.sentence.validate()
+        self.captioner.validate()
         return self
 
     def to_parameters(self) -> dict[str, Any]:
