@@ -10,7 +10,8 @@ from rosbags.rosbag2 import Writer
 
 from face_perception.bags import messages
 from face_perception.core.runtime import ModelStore
-from face_perception.core.scene.analyzer import ExternalFaces, SceneAnalyzer
+from face_perception.core.scene.analyzer import Captioner, ExternalFaces, SceneAnalyzer
+from face_perception.core.scene.caption_alerts import caption_findings
 from face_perception.core.scene.config import SceneConfig
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 
@@ -26,6 +27,7 @@ class SceneSettings:
 
     scene: SceneConfig
     people: PeopleConfig
+    captioner: Captioner | None = None  # built from scene.captioner (``load_captioner``); shared by the topics
 
 
 class SceneWriter:
@@ -33,7 +35,8 @@ class SceneWriter:
 
     def __init__(self, settings: SceneSettings, store: ModelStore, writer: Writer, topic: str) -> None:
         finder = PeopleFinder.from_store(settings.people, store)
-        self.analyzer = SceneAnalyzer(settings.scene, finder)
+        hazards = caption_findings if settings.captioner is not None else None
+        self.analyzer = SceneAnalyzer(settings.scene, finder, captioner=settings.captioner, caption_alerts=hazards)
         self.writer = writer
         scene_topic, alerts_topic = scene_topics(topic)
         typestore = messages.typestore()

@@ -30,10 +30,11 @@ def run(args: argparse.Namespace) -> int:
     scene = None
     if getattr(args, "scene", False):
         from face_perception.bags.scene import SceneSettings
+        from face_perception.core.scene.captioner import load_captioner
         from face_perception.core.scene.config import load_scene_configs
 
         scene_config, people, _ = load_scene_configs(args.config)
-        scene = SceneSettings(scene_config, people)
+        scene = SceneSettings(scene_config, people, load_captioner(scene_config.captioner, config.num_threads))
     total = count_image_messages(args.input, args.topics)
     with contextlib.ExitStack() as stack:
         jsonl = stack.enter_context(args.jsonl.open("w")) if args.jsonl else None

@@ -210,3 +210,32 @@ def test_bag_scene_topics_carry_the_fall_of_a_real_photo_sequence(tmp_path):
     )
     lines = [json.loads(line) for line in jsonl.getvalue().splitlines()]
     assert sum("scene" in line for line in lines) == len(frames) - 1
+
+
+def test_bag_scene_topics_carry_the_captioner_of_the_parameters_file(tmp_path):
+    pytest.importorskip("tokenizers", reason="the captioner needs tokenizers")
+    from helpers import ROOT, SAMPLES
+
+    from face_perception.core.images import read_image
+    from face_perception.core.scene.captioner import ImageCaptioner
+
+    fixture = ROOT / "test" / "data" / "captioner_tiny"
+    import cv2
+
+    frame = cv2.resize(read_image(SAMPLES / "rocket.jpg"), (640, 480), interpolation=cv2.INTER_AREA)
+    assert frame.shape == (480, 640, 3)
+    write_camera_bag(tmp_path / "in", [frame] * 4, period_s=0.25)
+    params = tmp_path / "scene.yaml"
+    params.write_text(f'/**:\n  ros__parameters:\n    captioner:\n      model_dir: "{fixture}"\n      period_s: 1.0\n')
+    args = ["bag", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--topics", "/camera/image_raw"]
+    assert main([*args, "--scene", "--config", str(params), "--no-progress"]) == 0
+    store = typestore()
+    with Reader(tmp_path / "out") as reader:
+        topics = {c.topic: c for c in reader.connections}
+        scenes = [
+            store.deserialize_cdr(d, c.msgtype)
+            for c, _, d in reader.messages(connections=[topics["/camera/image_raw/scene"]])
+        ]
+    expected = ImageCaptioner.from_folder(fixture).caption(frame)
+    assert len(scenes) == 4 and expected
+    assert [s.caption for s in scenes] == [expected] * 4  # captioned at 0 s, reused within captioner.period_s
