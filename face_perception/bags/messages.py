@@ -12,6 +12,8 @@ from rosbags.typesys.store import Typestore
 from face_perception.core.images_raw import decode_compressed, raw_to_bgr
 from face_perception.core.message_fields import event_fields, face_fields
 from face_perception.core.runtime import find_package_data
+from face_perception.core.scene.message_fields import alert_fields, object_fields, person_fields
+from face_perception.core.scene.types import Alert, SceneResult
 from face_perception.core.tracker import FaceEvent, TrackedFace
 from face_perception.core.types import FrameResult
 
@@ -20,6 +22,9 @@ COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 FACE_ARRAY = "face_perception/msg/FaceArray"
 FACE_EVENT = "face_perception/msg/FaceEvent"
 DIAGNOSTIC_STATUS = "diagnostic_msgs/msg/DiagnosticStatus"
+SCENE = "face_perception/msg/Scene"
+SCENE_ALERT = "face_perception/msg/SceneAlert"
+MESSAGE_NAMES = ("Face", "FaceArray", "FaceEvent", "Person", "SceneObject", "SceneAlert", "Scene")
 
 
 @lru_cache(maxsize=1)
@@ -28,7 +33,7 @@ def typestore() -> Typestore:
     store = get_typestore(Stores.ROS2_JAZZY)
     folder = find_package_data("msg", "Face.msg")
     types: dict[str, Any] = {}
-    for name in ("Face", "FaceArray", "FaceEvent"):
+    for name in MESSAGE_NAMES:
         types.update(get_types_from_msg((folder / f"{name}.msg").read_text(), f"face_perception/msg/{name}"))
     store.register(types)
     return store
@@ -60,6 +65,67 @@ def face_array(result: FrameResult, header: Any, tracked: list[TrackedFace] | No
 
 def face_event(event: FaceEvent, header: Any) -> Any:
     return typestore().types[FACE_EVENT](header=header, **event_fields(event))
+
+
+def scene_alert(alert: Alert, header: Any) -> Any:
+    """A SceneAlert with the frame's header."""
+    store = typestore()
+    fields = alert_fields(alert)
+    sec, nanosec = fields.pop("since")
+    since = store.types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
+    return store.types[SCENE_ALERT](header=header, since=since, **fields)
+
+
+def scene(result: SceneResult, header: Any) -> Any:
+    """A Scene for one frame (people largest first, objects by score, the active alerts)."""
+    store = typestore()
+    types = store.types
+    people = []
+    for person in sorted(result.people, key=lambda p: -(p.observation.box.width * p.observation.box.height)):
+        fields = person_fields(person)
+        face = fields.pop("face")
+        face_msg = types["face_perception/msg/Face"](**(face if face is not None else _empty_face()))
+        people.append(types["face_perception/msg/Person"](face=face_msg, **fields))
+    objects = [
+        types["face_perception/msg/SceneObject"](**object_fields(o))
+        for o in sorted(result.objects, key=lambda o: -o.score)
+    ]
+    return types[SCENE](
+        header=header,
+        image_width=result.image_width,
+        image_height=result.image_height,
+        processing_time_s=float(result.latency_s),
+        description=result.description,
+        caption=result.caption,
+        people=people,
+        objects=objects,
+        alerts=[scene_alert(a, header) for a in result.alerts],
+    )
+
+
+def _empty_face() -> dict[str, Any]:
+    """The fields of a default Face message (no face matched)."""
+    zeros5, zeros7 = np.zeros(5, np.float32), np.zeros(7, np.float32)
+    return {
+        **dict.fromkeys(("id",), 0),
+        **dict.fromkeys(("track_age_s", "x_min", "y_min", "x_max", "y_max", "detection_score"), 0.0),
+        "landmarks_x": zeros5,
+        "landmarks_y": zeros5.copy(),
+        "emotion": "",
+        "emotion_score": 0.0,
+        "emotion_scores": zeros7,
+        "gender": "",
+        "gender_score": 0.0,
+        "age": 0.0,
+        "eyeglasses_probability": 0.0,
+        "eyeglasses": False,
+        "raw_emotion": "",
+        "raw_emotion_scores": zeros7.copy(),
+        "raw_gender": "",
+        "raw_gender_score": 0.0,
+        "raw_age": 0.0,
+        "raw_eyeglasses_probability": 0.0,
+    }
 
 
 def error_status(topic: str, error: str, stamp: Any) -> Any:

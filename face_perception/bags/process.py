@@ -12,9 +12,11 @@ from typing import IO, Any
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from face_perception.bags import messages
+from face_perception.bags.scene import SceneSettings, SceneWriter
 from face_perception.core.config import PipelineConfig
 from face_perception.core.errors import FacePerceptionError
 from face_perception.core.pipeline import FacePipeline
+from face_perception.core.scene.analyzer import ExternalFaces
 from face_perception.core.tracker import FaceTracker
 
 log = logging.getLogger(__name__)
@@ -62,11 +64,14 @@ def process_bag(
     topics: Iterable[str] | None = None,
     jsonl: IO[str] | None = None,
     progress: Callable[[int], Any] | None = None,
+    scene: SceneSettings | None = None,
 ) -> BagSummary:
     """Run the pipeline over every image message of ``source`` and write ``destination`` (MCAP).
 
     Results keep the source's log times and headers. A frame that cannot be decoded or
-    processed gets an error record on ``/face_perception/errors`` (and in ``jsonl``).
+    processed gets an error record on ``/face_perception/errors`` (and in ``jsonl``). With
+    ``scene``, each frame also goes through the scene analyzer (given the frame's faces, as the
+    scene node takes them from the face node): ``<topic>/scene`` and ``<topic>/scene_alerts``.
     """
     if destination.exists():
         raise BagError(f"output {destination} already exists")
@@ -85,6 +90,7 @@ def process_bag(
         try:
             outputs = {}
             trackers = {}
+            scenes: dict[str, SceneWriter] = {}
             for connection in connections:
                 faces_topic, events_topic = output_topics(connection.topic)
                 outputs[connection.topic] = (
@@ -92,6 +98,8 @@ def process_bag(
                     writer.add_connection(events_topic, messages.FACE_EVENT, typestore=store),
                 )
                 trackers[connection.topic] = FaceTracker(config.tracking) if config.tracking.enabled else None
+                if scene is not None:
+                    scenes[connection.topic] = SceneWriter(scene, pipeline.store, writer, connection.topic)
                 summary.frames[connection.topic] = 0
             errors = writer.add_connection(ERRORS_TOPIC, messages.DIAGNOSTIC_STATUS, typestore=store)
             next_id = 1
@@ -132,6 +140,10 @@ def process_bag(
                     summary.faces += len(array.faces)
                     record["faces"] = [_face_json(face) for face in array.faces]
                     record["events"] = [{"type": e.type.name.lower(), "track_id": e.track_id} for e in events]
+                    if topic in scenes:
+                        shown = result.faces if tracked is None else [t.smoothed for t in tracked]
+                        faces_now = ExternalFaces(shown, [int(face.id) for face in array.faces])
+                        record["scene"] = scenes[topic].write(image, header, faces_now, timestamp)
                 if jsonl is not None:
                     jsonl.write(json.dumps(record) + "\n")
                 if progress is not None:

@@ -14,6 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topics", nargs="+", help="image topics to process (default: every image topic)")
     parser.add_argument("--jsonl", type=Path, help="also write one JSON line per frame here")
     parser.add_argument("--config", type=Path, help="parameters YAML (same as the node)")
+    parser.add_argument(
+        "--scene",
+        action="store_true",
+        help="also write <topic>/scene and <topic>/scene_alerts (scene.*, people.*, alerts.* from --config)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -22,6 +27,14 @@ def run(args: argparse.Namespace) -> int:
     from face_perception.core.config import load_pipeline_config
 
     config = load_pipeline_config(args.config)
+    scene = None
+    if getattr(args, "scene", False):
+        from face_perception.bags.scene import SceneSettings
+        from face_perception.core.scene.captioner import load_captioner
+        from face_perception.core.scene.config import load_scene_configs
+
+        scene_config, people, _ = load_scene_configs(args.config)
+        scene = SceneSettings(scene_config, people, load_captioner(scene_config.captioner, config.num_threads))
     total = count_image_messages(args.input, args.topics)
     with contextlib.ExitStack() as stack:
         jsonl = stack.enter_context(args.jsonl.open("w")) if args.jsonl else None
@@ -30,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
             from tqdm import tqdm
 
             bar = stack.enter_context(tqdm(total=total, unit="frame", file=sys.stderr))
-        summary = process_bag(args.input, args.out, config, args.topics, jsonl, bar.update if bar else None)
+        summary = process_bag(
+            args.input, args.out, config, args.topics, jsonl, bar.update if bar else None, scene=scene
+        )
     for topic, frames in summary.frames.items():
         sys.stdout.write(f"{topic}: {frames} frames -> {output_topics(topic)[0]}\n")
     sys.stdout.write(

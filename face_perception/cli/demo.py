@@ -2,6 +2,8 @@
 
 A player node publishes each sample frame as sensor_msgs/Image on ``image``, waits for
 the face_perception node's FaceArray on ``faces`` (matched by header stamp) and prints it.
+The scene node runs beside it (faces from the ``faces`` topic) and its sentence and alerts
+for each frame are printed too (``--no-scene`` leaves it out).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ SAMPLES_DIR = Path(__file__).resolve().parents[1] / "data" / "samples"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="parameters YAML for the node (default: built-in defaults)")
     parser.add_argument("--json", action="store_true", help="print each FaceArray as one JSON object")
+    parser.add_argument("--no-scene", action="store_true", help="do not start the scene node")
     parser.add_argument("--timeout-s", type=float, default=30.0, help="give up waiting for a result after this long")
 
 
@@ -102,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     executor = SingleThreadedExecutor()
     perception = FacePerceptionNode(parameter_overrides=overrides)
     player = Node("face_perception_demo_player")
+    scene_node, scenes = None, {}
+    if not args.no_scene:
+        scene_node = _start_scene_node(player, scenes)
     received: dict[tuple[int, int], Any] = {}
     events: list[Any] = []
     player.create_subscription(FaceEvent, "face_events", events.append, 10)
@@ -111,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     )
     executor.add_node(perception)
     executor.add_node(player)
+    if scene_node is not None:
+        executor.add_node(scene_node)
     out = sys.stdout
     failures = 0
     try:
@@ -127,8 +135,14 @@ def run(args: argparse.Namespace) -> int:
                 failures += 1
                 continue
             result = face_array_to_json(received.pop(key))
+            scene = None
+            if scene_node is not None and _wait_for(executor, lambda key=key: key in scenes, args.timeout_s):
+                scene = scenes.pop(key)
             if args.json:
-                out.write(json.dumps({"image": name, **result}) + "\n")
+                record = {"image": name, **result}
+                if scene_node is not None:
+                    record["scene"] = None if scene is None else _scene_json(scene)
+                out.write(json.dumps(record) + "\n")
             else:
                 out.write(f"{name}: {len(result['faces'])} face(s), {result['processing_ms']} ms, stamp echoed\n")
                 for face in result["faces"]:
@@ -136,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
                 _wait_for(executor, lambda: False, 0.05)  # let events of this frame arrive
                 for event in events:
                     out.write(f"  event: {EVENT_NAMES[event.type]} #{event.face_id} {event.emotion}\n")
+                if scene is not None:
+                    out.write(f"  scene: {scene.description}\n")
+                    for alert in scene.alerts:
+                        out.write(f"  ALERT {alert.TYPE_LABELS.split(',')[alert.type]}: {alert.sentence}\n")
             events.clear()
             out.flush()
         stats = perception.stats
@@ -146,10 +164,49 @@ def run(args: argparse.Namespace) -> int:
             )
     finally:
         executor.shutdown()
+        if scene_node is not None:
+            scene_node.trigger_deactivate()
+            scene_node.destroy_node()
         perception.destroy_node()
         player.destroy_node()
         rclpy.try_shutdown()
     return 1 if failures else 0
+
+
+def _start_scene_node(player: Any, scenes: dict[tuple[int, int], Any]) -> Any:
+    """The scene node, configured and active, with the player subscribed to its ``scene``."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    from face_perception.core.errors import FacePerceptionError
+    from face_perception.msg import Scene
+    from face_perception.ros.scene_node import SceneNode
+
+    # Frames come one at a time here, so no rate limit; faces.wait_s covers the face node's latency.
+    node = SceneNode(
+        parameter_overrides=[Parameter("scene.rate_hz", value=100.0), Parameter("faces.wait_s", value=5.0)]
+    )
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        raise FacePerceptionError("the scene node could not be configured (see its log)")
+    node.trigger_activate()
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    player.create_subscription(
+        Scene, "scene", lambda m: scenes.__setitem__((m.header.stamp.sec, m.header.stamp.nanosec), m), qos
+    )
+    return node
+
+
+def _scene_json(msg: Any) -> dict[str, Any]:
+    postures = msg.people[0].POSTURE_LABELS.split(",") if msg.people else []
+    return {
+        "description": msg.description,
+        "people": [{"id": int(p.id), "posture": postures[p.posture], "face_id": int(p.face_id)} for p in msg.people],
+        "objects": [o.label for o in msg.objects],
+        "alerts": [
+            {"id": int(a.id), "type": a.TYPE_LABELS.split(",")[a.type], "sentence": a.sentence} for a in msg.alerts
+        ],
+    }
 
 
 def _wait_for(executor, condition, timeout_s: float) -> bool:

@@ -11,6 +11,7 @@ from face_perception.core.errors import FacePerceptionError
 
 COMMANDS: dict[str, str] = {
     "analyze": "Detect faces and classify them in image files.",
+    "describe": "Describe images or a video: people (posture, face), objects, a sentence and alerts.",
     "track": "Follow faces with stable ids through a folder of frames or a video.",
     "demo": "Run the ROS node on the bundled sample frames and print what it publishes.",
     "bag": "Run the pipeline over a rosbag2 and write the results as an MCAP bag.",

@@ -141,14 +141,37 @@ class ModelStore:
     def session(self, model_id: str) -> ort.InferenceSession:
         """A CPU ONNX Runtime session of the verified model."""
         data = self.verified_bytes(model_id)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.num_threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         try:
-            return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(
+                data, sess_options=session_options(self.num_threads), providers=["CPUExecutionProvider"]
+            )
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise ModelError(f"model {model_id!r} cannot be loaded by ONNX Runtime: {error}") from error
+
+
+def session_options(num_threads: int = 1) -> ort.SessionOptions:
+    """The options of every session: ``num_threads`` intra-op threads, one inter-op thread, quiet logs."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = num_threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
+def session_from_file(path: str | Path, num_threads: int = 1) -> ort.InferenceSession:
+    """A CPU session of a model file the user brings (not in the manifest, so not hash-checked).
+
+    Raises ModelError naming the file when it is missing or ONNX Runtime cannot load it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist")
+    try:
+        return ort.InferenceSession(
+            str(path), sess_options=session_options(num_threads), providers=["CPUExecutionProvider"]
+        )
+    except Exception as error:  # onnxruntime raises its own untyped errors
+        raise ModelError(f"model file {path} cannot be loaded by ONNX Runtime: {error}") from error
 
 
 def check_session_io(

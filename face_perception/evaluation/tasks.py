@@ -290,6 +290,12 @@ def eval_scene(data: Path, out: Path, config: PipelineConfig, model: str | None)
     return run_scene(data, out, config, model)
 
 
+def eval_falls(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    from face_perception.evaluation.falls import eval_falls as run_falls  # imports this module
+
+    return run_falls(data, out, config, model)
+
+
 TASKS = {
     "emotion": eval_emotion,
     "gender": eval_gender,
@@ -297,4 +303,5 @@ TASKS = {
     "glasses": eval_glasses,
     "detection": eval_detection,
     "scene": eval_scene,
+    "falls": eval_falls,
 }

@@ -171,3 +171,71 @@ def test_replay_loops_until_stopped(tmp_path):
         replay(tmp_path / "in", lambda *a: None, ReplayOptions(rate=0))
     with pytest.raises(BagError, match="past the end"):
         replay(tmp_path / "in", lambda *a: None, ReplayOptions(start_offset_s=60))
+
+
+def test_bag_scene_topics_carry_the_fall_of_a_real_photo_sequence(tmp_path):
+    from scene_data import fall_sequence
+
+    from face_perception.bags.scene import SceneSettings
+    from face_perception.core.scene.config import SceneConfig
+    from face_perception.core.scene.people import PeopleConfig
+
+    frames = fall_sequence(fps=4.0, upright_s=2.0, lying_s=4.0, up_again_s=0.0)
+    write_camera_bag(tmp_path / "in", [f.scene.image for f in frames], period_s=0.25, broken_at=3)
+    jsonl = io.StringIO()
+    settings = SceneSettings(SceneConfig(), PeopleConfig())
+    summary = process_bag(
+        tmp_path / "in", tmp_path / "out", PipelineConfig(), ["/camera/image_raw"], jsonl, scene=settings
+    )
+    assert summary.failed == 1
+    store = typestore()
+    with Reader(tmp_path / "out") as reader:
+        topics = {c.topic: c for c in reader.connections}
+        scenes = [
+            store.deserialize_cdr(d, c.msgtype)
+            for c, _, d in reader.messages(connections=[topics["/camera/image_raw/scene"]])
+        ]
+        alerts = [
+            store.deserialize_cdr(d, c.msgtype)
+            for c, _, d in reader.messages(connections=[topics["/camera/image_raw/scene_alerts"]])
+        ]
+    assert len(scenes) == len(frames) - 1  # every frame but the broken one
+    assert scenes[0].description.startswith("A person is standing") and scenes[0].people[0].posture == 0
+    fall_type = store.types["face_perception/msg/SceneAlert"].FALL
+    falls = [a for a in alerts if a.type == fall_type]
+    assert falls and falls[0].active and "fallen" in falls[0].sentence
+    assert (falls[0].header.stamp.sec, falls[0].header.stamp.nanosec) == (
+        scenes[8 - 1].header.stamp.sec,  # the first lying frame (index 8; frame 3 was broken)
+        scenes[8 - 1].header.stamp.nanosec,
+    )
+    lines = [json.loads(line) for line in jsonl.getvalue().splitlines()]
+    assert sum("scene" in line for line in lines) == len(frames) - 1
+
+
+def test_bag_scene_topics_carry_the_captioner_of_the_parameters_file(tmp_path):
+    pytest.importorskip("tokenizers", reason="the captioner needs tokenizers")
+    from helpers import ROOT, SAMPLES
+
+    from face_perception.core.images import read_image
+    from face_perception.core.scene.captioner import ImageCaptioner
+
+    fixture = ROOT / "test" / "data" / "captioner_tiny"
+    import cv2
+
+    frame = cv2.resize(read_image(SAMPLES / "rocket.jpg"), (640, 480), interpolation=cv2.INTER_AREA)
+    assert frame.shape == (480, 640, 3)
+    write_camera_bag(tmp_path / "in", [frame] * 4, period_s=0.25)
+    params = tmp_path / "scene.yaml"
+    params.write_text(f'/**:\n  ros__parameters:\n    captioner:\n      model_dir: "{fixture}"\n      period_s: 1.0\n')
+    args = ["bag", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--topics", "/camera/image_raw"]
+    assert main([*args, "--scene", "--config", str(params), "--no-progress"]) == 0
+    store = typestore()
+    with Reader(tmp_path / "out") as reader:
+        topics = {c.topic: c for c in reader.connections}
+        scenes = [
+            store.deserialize_cdr(d, c.msgtype)
+            for c, _, d in reader.messages(connections=[topics["/camera/image_raw/scene"]])
+        ]
+    expected = ImageCaptioner.from_folder(fixture).caption(frame)
+    assert len(scenes) == 4 and expected
+    assert [s.caption for s in scenes] == [expected] * 4  # captioned at 0 s, reused within captioner.period_s

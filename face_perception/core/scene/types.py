@@ -66,6 +66,7 @@ class Person:
     face: FaceResult | None = None
     face_id: int = 0  # the face node's Face.id when matched, 0 otherwise
     track_id: int = 0  # person track id (0 on a single image without tracking)
+    track_age_s: float = 0.0  # seconds (header time) since the track was first seen
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Alert:
     since_s: float  # header time the condition started
     description: str
     active: bool  # False once, when it clears
+    updated_s: float = 0.0  # header time of the frame that raised, last changed or cleared it
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,9 @@ class SceneResult:
     people: list[Person]
     objects: list[ObjectDetection]  # context objects (not persons)
     description: str
-    alerts: list[Alert]
+    alerts: list[Alert]  # the active ones
     image_width: int
     image_height: int
     latency_s: float
     caption: str = ""  # the neural captioner's sentence, when one is configured
+    changed_alerts: list[Alert] = field(default_factory=list)  # raised, updated or cleared in this image
