@@ -58,7 +58,7 @@ class GenderConfig(HeadConfig):
     Defaults were chosen on UTKFace train only (``face-perception eval gender`` reports them on dev).
     """
 
-    min_score: float = 0.8
+    min_score: float = 0.93
     min_age_years: float = 13.0
 
     def validate(self, name: str) -> None:

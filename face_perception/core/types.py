@@ -99,9 +99,7 @@ class GenderResult:
     abstention: GenderAbstention = GenderAbstention()
 
     @classmethod
-    def decide(
-        cls, male_probability: float, age_years: float | None, abstention: GenderAbstention
-    ) -> GenderResult:
+    def decide(cls, male_probability: float, age_years: float | None, abstention: GenderAbstention) -> GenderResult:
         """The answer for a probability of "male" and an apparent age (None: unknown)."""
         scores = {"female": 1.0 - float(male_probability), "male": float(male_probability)}
         label = "male" if male_probability >= 0.5 else "female"

@@ -117,3 +117,58 @@ def heldout_eyewear_probabilities(data: Path, store: ModelStore, model_id: str) 
     mask = held[:, used]
     probability = (members * mask).sum(axis=0) / mask.sum(axis=0)
     return probability, truth[used]
+
+
+AGE_INTERVAL_COVERAGE = 0.683  # share of faces whose true age lies within age +- uncertainty
+
+
+@dataclass(frozen=True)
+class AgeUncertaintyFit:
+    """Coefficients of the age uncertainty (see ``AgeEstimator``) and the coverage they reach."""
+
+    offset_years: float
+    per_sd: float
+    per_year: float
+    images: int
+    coverage: float
+
+
+def fit_age_uncertainty(age: np.ndarray, spread: np.ndarray, truth: np.ndarray) -> AgeUncertaintyFit:
+    """Quantile regression of |error| on (1, spread, age) at ``AGE_INTERVAL_COVERAGE`` (a linear program)."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, eye, hstack
+
+    error = np.abs(np.asarray(age, float) - np.asarray(truth, float))
+    features = np.stack([np.ones_like(error), np.asarray(spread, float), np.asarray(age, float)], axis=1)
+    count, terms = features.shape
+    tau = AGE_INTERVAL_COVERAGE
+    # minimize tau * sum(over) + (1 - tau) * sum(under)  with  features @ w + over - under = error
+    cost = np.concatenate([np.zeros(terms), np.full(count, tau), np.full(count, 1 - tau)])
+    constraints = hstack([csr_matrix(features), eye(count), -eye(count)]).tocsr()
+    bounds = [(None, None)] * terms + [(0, None)] * (2 * count)
+    found = linprog(cost, A_eq=constraints, b_eq=error, bounds=bounds, method="highs")
+    if not found.success:
+        raise ValueError(f"age uncertainty fit failed: {found.message}")
+    offset, per_sd, per_year = (float(v) for v in found.x[:terms])
+    return AgeUncertaintyFit(offset, per_sd, per_year, count, float(np.mean(error <= features @ found.x[:terms])))
+
+
+def utkface_age_outputs(data: Path, store: ModelStore, model_id: str, split: str) -> tuple[np.ndarray, ...]:
+    """Age [N], bin spread [N] and true age [N] of a UTKFace split, with the age head's chips."""
+    import onnxruntime as ort
+
+    from face_perception.core.models.age import bin_moments
+    from face_perception.evaluation.datasets import utkface_samples
+    from face_perception.training.tasks import utkface_chips
+
+    entry = store.entry(model_id)
+    samples = utkface_samples(data, split)
+    spec = entry.input_spec
+    session = ort.InferenceSession(store.verified_bytes(model_id), providers=["CPUExecutionProvider"])
+    chips = utkface_chips([s.path for s in samples], spec.size, spec.crop_padding)
+    name = session.get_inputs()[0].name
+    outputs = np.concatenate(
+        [session.run(None, {name: chips_to_tensor(chips[i : i + 256], spec)})[0] for i in range(0, len(chips), 256)]
+    )
+    age, spread = bin_moments(outputs, np.asarray(entry.raw["bin_ages"], float))
+    return age, spread, np.array([s.age for s in samples], float)

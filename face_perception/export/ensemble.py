@@ -67,9 +67,7 @@ def flip_average_model(model: bytes) -> bytes:
     graph_output = onnx.ValueInfoProto()
     graph_output.CopyFrom(graph.output[0])
     graph_output.name = output_name
-    wrapped = helper.make_graph(
-        nodes, "flip_average", [graph_input], [graph_output], [*graph.initializer, *constants]
-    )
+    wrapped = helper.make_graph(nodes, "flip_average", [graph_input], [graph_output], [*graph.initializer, *constants])
     result = helper.make_model(wrapped, opset_imports=inner.opset_import)
     result.ir_version = inner.ir_version
     onnx.checker.check_model(result)
