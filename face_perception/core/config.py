@@ -73,7 +73,7 @@ class GenderConfig(HeadConfig):
 
 def _default_heads() -> dict[str, HeadConfig]:
     return {
-        "emotion": HeadConfig(enabled=True, model="emotion_chipnet"),
+        "emotion": HeadConfig(enabled=True, model="emotion_chipnet_flip"),
         "gender": GenderConfig(enabled=True, model="gender_dlib_v1"),
         "age": HeadConfig(enabled=True, model="age_dlib_v1"),
         "eyeglasses": HeadConfig(enabled=True, model="eyewear_chipnet"),

@@ -303,6 +303,21 @@ def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None
             ["18+", abstention["coverage_adults_18_plus"], abstention["answered_accuracy_adults_18_plus"]],
         ],
     )
+    confidence = np.maximum(p_male, 1 - p_male)
+    points = []
+    for min_age_years in (0.0, gender_config.min_age_years):
+        for min_score in (0.5, 0.8, 0.9, 0.95, 0.99):
+            rule = (confidence >= min_score) & ~(apparent_age < min_age_years)
+            points.append(
+                [min_score, min_age_years, float(rule.mean()), float(correct[rule].mean()), float(rule[adults].mean())]
+                + [float(correct[rule & adults].mean())]
+            )
+    report.metrics["operating_points"] = points
+    report.lines += ["Other settings on the same faces (dev; for comparison only, not for choosing):", ""]
+    report.table(
+        ["min_score", "min_age_years", "coverage", "answered accuracy", "coverage 18+", "answered accuracy 18+"],
+        points,
+    )
     report.lines += ["Coverage per group:", ""]
     report.metrics["coverage_groups"] = _groups_section(
         report, out, "gender_coverage", answered.astype(float), samples, "coverage"
