@@ -122,5 +122,7 @@ def test_gender_accuracy_on_utkface_adults(pipeline):
     answered = [(f.gender.label, t) for f, t in zip(faces, truth, strict=True) if f.gender.answered]
     # with the default abstention: right on 97.9% of answered adults, 94% answered (UTKFace dev)
     assert np.mean([label == t for label, t in answered]) > 0.96 and len(answered) > 0.9 * len(files)
-    own_answer = [("male" if f.gender.scores["male"] >= 0.5 else "female") == t for f, t in zip(faces, truth)]
+    own_answer = [
+        ("male" if f.gender.scores["male"] >= 0.5 else "female") == t for f, t in zip(faces, truth, strict=True)
+    ]
     assert np.mean(own_answer) > 0.9
