@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 from scipy.optimize import minimize_scalar
 
 from face_perception.core.errors import ModelError
@@ -73,6 +72,8 @@ def fit_temperature(probability: np.ndarray, truth: np.ndarray) -> TemperatureFi
 
 def _member_outputs(model: bytes, members: int) -> bytes:
     """The averaged model with each member's probabilities as extra outputs (``m{i}_probabilities``)."""
+    import onnx
+
     graph = onnx.load_from_string(model)
     produced = {name for node in graph.graph.node for name in node.output}
     for index in range(members):
@@ -91,8 +92,8 @@ def heldout_eyewear_probabilities(data: Path, store: ModelStore, model_id: str) 
     """
     import onnxruntime as ort
 
+    from face_perception.evaluation.datasets import utkface_chips
     from face_perception.training.data import glasses_rows, stratified_split
-    from face_perception.training.tasks import utkface_chips
 
     entry = store.entry(model_id)
     training = entry.raw.get("training")
@@ -158,8 +159,7 @@ def utkface_age_outputs(data: Path, store: ModelStore, model_id: str, split: str
     import onnxruntime as ort
 
     from face_perception.core.models.age import bin_moments
-    from face_perception.evaluation.datasets import utkface_samples
-    from face_perception.training.tasks import utkface_chips
+    from face_perception.evaluation.datasets import utkface_chips, utkface_samples
 
     entry = store.entry(model_id)
     samples = utkface_samples(data, split)
