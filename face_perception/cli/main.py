@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "replay": "Publish a rosbag2's image topics over ROS 2 at the recorded timing.",
     "eval": "Measure emotion, gender, age, eyewear or detection on labeled data; write reports.",
     "train": "Train the project's own emotion or eyewear model (needs PyTorch).",
+    "calibrate": "Fit the eyewear head's probability calibration (temperature) on held-out train labels.",
     "bench": "Time each stage (detector, heads, tracker) on this machine.",
     "export": "Rebuild the ONNX models and their manifest from the source wheels.",
 }

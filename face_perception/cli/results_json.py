@@ -26,8 +26,11 @@ def face_to_json(face: FaceResult) -> dict[str, Any]:
             "label": face.emotion.label,
             "scores": {k: round(v, 4) for k, v in face.emotion.scores.items()},
         },
-        "gender": None if face.gender is None else {"label": face.gender.label, "score": round(face.gender.score, 4)},
+        "gender": None
+        if face.gender is None
+        else {"label": face.gender.label, "score": round(face.gender.score, 4) if face.gender.label else None},
         "age": None if face.age is None else round(face.age, 1),
+        "age_uncertainty_years": None if face.age_uncertainty_years is None else round(face.age_uncertainty_years, 1),
         "eyeglasses": None
         if face.eyewear is None
         else {
@@ -47,9 +50,11 @@ def describe_face_json(face: dict[str, Any]) -> str:
         label = face["emotion"]["label"]
         parts.append(f"{label} ({face['emotion']['scores'][label]:.2f})")
     if face["gender"]:
-        parts.append(f"{face['gender']['label']} ({face['gender']['score']:.2f})")
+        label = face["gender"]["label"]
+        parts.append(f"{label} ({face['gender']['score']:.2f})" if label else "gender not said")
     if face["age"] is not None:
-        parts.append(f"age {face['age']:.0f}")
+        spread = face.get("age_uncertainty_years")
+        parts.append(f"age {face['age']:.0f}" + (f" ± {spread:.0f}" if spread is not None else ""))
     if face["eyeglasses"]:
         parts.append(
             f"eyeglasses {'yes' if face['eyeglasses']['worn'] else 'no'} ({face['eyeglasses']['probability']:.2f})"

@@ -15,6 +15,7 @@ import yaml
 
 from face_perception.core.errors import ConfigError
 from face_perception.core.tracker import TrackerConfig
+from face_perception.core.types import GenderAbstention
 
 HEAD_NAMES: tuple[str, ...] = ("emotion", "gender", "age", "eyeglasses")
 
@@ -45,11 +46,35 @@ class HeadConfig:
     enabled: bool
     model: str
 
+    def validate(self, name: str) -> None:
+        if self.enabled and not self.model:
+            raise ConfigError(f"{name}.model must name a model of the manifest")
+
+
+@dataclass(frozen=True)
+class GenderConfig(HeadConfig):
+    """The gender head, and when it abstains (``gender`` "" and ``gender_score`` NaN).
+
+    Defaults were chosen on UTKFace train only (``face-perception eval gender`` reports them on dev).
+    """
+
+    min_score: float = 0.93
+    min_age_years: float = 13.0
+
+    def validate(self, name: str) -> None:
+        super().validate(name)
+        _check_range(f"{name}.min_score", self.min_score, 0.5, 1.0)
+        _check_range(f"{name}.min_age_years", self.min_age_years, 0.0, 100.0)
+
+    @property
+    def abstention(self) -> GenderAbstention:
+        return GenderAbstention(min_score=self.min_score, min_age_years=self.min_age_years)
+
 
 def _default_heads() -> dict[str, HeadConfig]:
     return {
-        "emotion": HeadConfig(enabled=True, model="emotion_chipnet"),
-        "gender": HeadConfig(enabled=True, model="gender_dlib_v1"),
+        "emotion": HeadConfig(enabled=True, model="emotion_chipnet_flip"),
+        "gender": GenderConfig(enabled=True, model="gender_dlib_v1"),
         "age": HeadConfig(enabled=True, model="age_dlib_v1"),
         "eyeglasses": HeadConfig(enabled=True, model="eyewear_chipnet"),
     }
@@ -74,8 +99,7 @@ class PipelineConfig:
         for name, head in self.heads.items():
             if name not in HEAD_NAMES:
                 raise ConfigError(f"unknown head {name!r}; known heads: {', '.join(HEAD_NAMES)}")
-            if head.enabled and not head.model:
-                raise ConfigError(f"{name}.model must name a model of the manifest")
+            head.validate(name)
         return self
 
     def to_parameters(self) -> dict[str, Any]:
@@ -84,8 +108,7 @@ class PipelineConfig:
             f"detector.{f.name}": getattr(self.detector, f.name) for f in dataclasses.fields(DetectorConfig)
         }
         for name, head in self.heads.items():
-            params[f"{name}.enabled"] = head.enabled
-            params[f"{name}.model"] = head.model
+            params.update({f"{name}.{f.name}": getattr(head, f.name) for f in dataclasses.fields(head)})
         params.update({f"tracking.{f.name}": getattr(self.tracking, f.name) for f in dataclasses.fields(TrackerConfig)})
         params["models_dir"] = self.models_dir
         params["max_image_side_px"] = self.max_image_side_px
@@ -107,8 +130,8 @@ class PipelineConfig:
                 values[name] = _coerce(name, value, known[name])
         detector = DetectorConfig(**{f.name: values[f"detector.{f.name}"] for f in dataclasses.fields(DetectorConfig)})
         heads = {
-            name: HeadConfig(enabled=values[f"{name}.enabled"], model=values[f"{name}.model"])
-            for name in defaults.heads
+            name: type(head)(**{f.name: values[f"{name}.{f.name}"] for f in dataclasses.fields(head)})
+            for name, head in defaults.heads.items()
         }
         tracking = TrackerConfig(**{f.name: values[f"tracking.{f.name}"] for f in dataclasses.fields(TrackerConfig)})
         return cls(

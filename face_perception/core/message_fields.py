@@ -2,7 +2,8 @@
 
 The rclpy layer and the bag writer both build ``Face`` and ``FaceEvent`` messages from
 these dicts (keyword arguments of either message class), so the mapping exists once.
-A value a head did not produce is NaN for numbers and "" for labels.
+A value a head did not produce is NaN for numbers and "" for labels; so is a gender the
+gender head abstained on (``gender`` "", ``gender_score`` NaN).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def face_fields(raw: FaceResult, smoothed: FaceResult, face_id: int, track_age_s
         "gender": gender,
         "gender_score": gender_score,
         "age": NAN if smoothed.age is None else smoothed.age,
+        "age_uncertainty_years": NAN if smoothed.age_uncertainty_years is None else smoothed.age_uncertainty_years,
         "eyeglasses_probability": NAN if smoothed.eyewear is None else smoothed.eyewear.probability,
         "eyeglasses": False if smoothed.eyewear is None else smoothed.eyewear.worn,
         "raw_emotion": raw_emotion,

@@ -30,7 +30,7 @@ class FacePipeline:
         self.store = store or ModelStore(config.models_dir or None, config.num_threads)
         self.detector = RetinaFaceDetector.from_store(config.detector, self.store)
         self.heads: dict[str, ChipModel] = {
-            name: HEAD_CLASSES[name].from_store(self.store, head.model)
+            name: HEAD_CLASSES[name].from_config(self.store, head)
             for name, head in config.heads.items()
             if head.enabled
         }
@@ -128,7 +128,9 @@ class FacePipeline:
                 chips_by_spec[key] = make_chips(*key)
             predictions = head.predict(chips_by_spec[key])
             faces = [
-                dataclasses.replace(face, **{head.result_field: prediction})
+                dataclasses.replace(face, **head.result_fields(prediction))
                 for face, prediction in zip(faces, predictions, strict=True)
             ]
+        for head in self.heads.values():
+            faces = head.complete(faces)
         return faces

@@ -5,6 +5,8 @@ mixes box overlap and landmark distance. A track is confirmed after ``min_hits``
 detections, survives ``max_missing_s`` without one, and its id is never reused. Head
 outputs are smoothed with an exponential average whose weight depends on the time
 between frames (``1 - exp(-dt / tau)``), so smoothing is the same at 5 Hz and 30 Hz.
+Gender is smoothed as a probability (also over frames where it abstained) and the
+abstention rule is applied to the smoothed probability and smoothed age.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 from face_perception.core.errors import ConfigError
 from face_perception.core.nms import pairwise_iou
-from face_perception.core.types import EMOTION_LABELS, GENDER_LABELS, Classification, Eyewear, FaceResult
+from face_perception.core.types import EMOTION_LABELS, Classification, Eyewear, FaceResult
 
 _NO_MATCH = 1e6
 
@@ -90,6 +92,7 @@ class _Track:
     emotion: np.ndarray | None = None
     male: float | None = None
     age: float | None = None
+    age_uncertainty: float | None = None
     eyewear: float | None = None
     emotion_state: str = ""
     matched_now: bool = field(default=True)
@@ -117,6 +120,8 @@ class _Track:
             self.male = blend(self.male, face.gender.scores["male"])
         if face.age is not None:
             self.age = blend(self.age, face.age)
+        if face.age_uncertainty_years is not None:
+            self.age_uncertainty = blend(self.age_uncertainty, face.age_uncertainty_years)
         if face.eyewear is not None:
             self.eyewear = blend(self.eyewear, face.eyewear.probability)
 
@@ -126,12 +131,20 @@ class _Track:
             index = EMOTION_LABELS.index(self.emotion_state)
             emotion = Classification(self.emotion_state, float(self.emotion[index]), emotion.scores)
         gender = None
-        if self.male is not None:
-            gender = Classification.from_probabilities(GENDER_LABELS, np.array([1.0 - self.male, self.male]))
+        if self.male is not None and self.face.gender is not None:
+            # the smoothed probability and age, decided by the rule that decided this frame
+            gender = self.face.gender.redecide(self.male, self.age)
         eyewear = None
         if self.eyewear is not None and self.face.eyewear is not None:
             eyewear = Eyewear(self.eyewear, self.eyewear >= 0.5)
-        return replace(self.face, emotion=emotion, gender=gender, age=self.age, eyewear=eyewear)
+        return replace(
+            self.face,
+            emotion=emotion,
+            gender=gender,
+            age=self.age,
+            age_uncertainty_years=self.age_uncertainty,
+            eyewear=eyewear,
+        )
 
 
 def _centre(face: FaceResult) -> np.ndarray:

@@ -70,6 +70,61 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class GenderAbstention:
+    """When the gender head says nothing: too little confidence, or an apparent age too young.
+
+    The age rule applies only where an age is known (the age head is enabled).
+    """
+
+    min_score: float = 0.0
+    min_age_years: float = 0.0
+
+    def answers(self, score: float, age_years: float | None) -> bool:
+        if not score >= self.min_score:  # also refuses NaN
+            return False
+        return age_years is None or not age_years < self.min_age_years
+
+
+@dataclass(frozen=True)
+class GenderResult:
+    """The gender head's answer: ``label`` is "" and ``score`` NaN when it abstains.
+
+    ``scores`` holds the probability of each label also when abstaining, and ``abstention``
+    the rule that decided, so a smoothed probability can be decided by the same rule.
+    """
+
+    label: str
+    score: float
+    scores: dict[str, float]
+    abstention: GenderAbstention = GenderAbstention()
+
+    @classmethod
+    def decide(cls, male_probability: float, age_years: float | None, abstention: GenderAbstention) -> GenderResult:
+        """The answer for a probability of "male" and an apparent age (None: unknown)."""
+        scores = {"female": 1.0 - float(male_probability), "male": float(male_probability)}
+        label = "male" if male_probability >= 0.5 else "female"
+        if not abstention.answers(scores[label], age_years):
+            return cls("", float("nan"), scores, abstention)
+        return cls(label, scores[label], scores, abstention)
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.label)
+
+    def redecide(self, male_probability: float, age_years: float | None) -> GenderResult:
+        """The same rule applied to another probability and age (the tracker's smoothed values)."""
+        return GenderResult.decide(male_probability, age_years, self.abstention)
+
+
+@dataclass(frozen=True)
+class AgeEstimate:
+    """Apparent age and the spread of the age head's distribution around it, years."""
+
+    years: float
+    uncertainty_years: float
+
+
+@dataclass(frozen=True)
 class Eyewear:
     """Probability that eyewear (glasses or sunglasses) is worn over the eyes."""
 
@@ -83,8 +138,9 @@ class FaceResult:
 
     detection: Detection
     emotion: Classification | None = None
-    gender: Classification | None = None
+    gender: GenderResult | None = None
     age: float | None = None
+    age_uncertainty_years: float | None = None
     eyewear: Eyewear | None = None
 
 

@@ -25,7 +25,7 @@ def draw_faces(image_bgr: np.ndarray, faces: list[FaceResult], face_ids: list[in
         parts = [f"#{face_ids[index]}"] if face_ids else []
         if face.emotion is not None:
             parts.append(f"{face.emotion.label} {face.emotion.score:.2f}")
-        if face.gender is not None:
+        if face.gender is not None and face.gender.label:
             parts.append(face.gender.label)
         if face.age is not None:
             parts.append(f"{face.age:.0f}y")

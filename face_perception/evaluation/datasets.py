@@ -58,6 +58,21 @@ def utkface_samples(data: Path, split: str = "dev") -> list[UtkFace]:
     return samples
 
 
+def utkface_chips(paths: list[Path], size: int, padding: float, batch: int = 256) -> np.ndarray:
+    """Chips of face crops, cut exactly as ``FacePipeline.process_crops`` cuts them for a head."""
+    from face_perception.core.config import HEAD_NAMES, PipelineConfig
+    from face_perception.core.images import read_image
+    from face_perception.core.pipeline import FacePipeline
+
+    finder = FacePipeline(PipelineConfig.from_parameters({f"{head}.enabled": False for head in HEAD_NAMES}))
+    return np.concatenate(
+        [
+            finder.crop_chips([read_image(p) for p in paths[start : start + batch]], size, padding)
+            for start in range(0, len(paths), batch)
+        ]
+    )
+
+
 @dataclass(frozen=True)
 class DetectionImage:
     path: Path

@@ -11,10 +11,12 @@ import numpy as np
 
 from face_perception.core.config import PipelineConfig
 from face_perception.core.images import read_image
+from face_perception.core.models.eyewear import apply_temperature
 from face_perception.core.nms import pairwise_iou
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.types import EMOTION_LABELS, FaceResult
 from face_perception.evaluation import datasets, plots
+from face_perception.evaluation.calibration import binary_nll
 from face_perception.evaluation.metrics import balanced_accuracy, by_group, calibration, confusion
 
 BATCH = 256
@@ -44,15 +46,15 @@ def _cell(value: Any) -> str:
 
 
 def _run_head(
-    head: str, config: PipelineConfig, model: str | None, paths: list[Path]
+    head: str, config: PipelineConfig, model: str | None, paths: list[Path], also: tuple[str, ...] = ()
 ) -> tuple[str, list[FaceResult], float]:
-    """Run one head alone (with an optional model override) on face crops.
+    """Run one head (with an optional model override), and the heads in ``also``, on face crops.
 
     Returns the model id, one result per crop, and the seconds per crop.
     """
     params = config.to_parameters()
     for name in config.heads:
-        params[f"{name}.enabled"] = name == head
+        params[f"{name}.enabled"] = name == head or name in also
     if model:
         params[f"{head}.model"] = model
     pipeline = FacePipeline(PipelineConfig.from_parameters(params))
@@ -128,14 +130,159 @@ def eval_emotion(data: Path, out: Path, config: PipelineConfig, model: str | Non
         ["class", "recall", "images"], [[k, recall[k], int((truth == i).sum())] for i, k in enumerate(EMOTION_LABELS)]
     )
     _plots(report, out, "emotion", confusion(truth, predicted, 7), list(EMOTION_LABELS), cal, model_id)
+    report.lines += ["Confusion matrix (rows: true class, columns: predicted):", ""]
+    matrix = confusion(truth, predicted, 7)
+    report.table(
+        ["true \\ predicted", *EMOTION_LABELS],
+        [[k, *row] for k, row in zip(EMOTION_LABELS, matrix.tolist(), strict=True)],
+    )
+    report.metrics["confusion"] = matrix.tolist()
+    if model is None:
+        _compare_emotion_models(report, config, data, samples, truth, {model_id: probabilities})
     return report
+
+
+def _compare_emotion_models(
+    report: Report,
+    config: PipelineConfig,
+    data: Path,
+    samples: list[tuple[Path, int]],
+    truth: np.ndarray,
+    done: dict,
+) -> None:
+    """Every emotion model of the manifest, and averages of pairs of them, on the same faces."""
+    from itertools import combinations
+
+    from face_perception.core.runtime import ModelStore
+
+    store = ModelStore(config.models_dir or None)
+    ids = [m for m, e in store.manifest["models"].items() if e["task"] == "emotion"]
+    probabilities = dict(done)
+    for model_id in ids:
+        if model_id not in probabilities:
+            _, faces, _ = _run_head("emotion", config, model_id, [p for p, _ in samples])
+            probabilities[model_id] = np.array([[f.emotion.scores[k] for k in EMOTION_LABELS] for f in faces])
+    chips_of = _fer_chip_sampler(config, samples)
+    rows, compared = [], {}
+    for model_id in ids:
+        wall, cpu = _head_ms_per_face(store, model_id, chips_of)
+        compared[model_id] = _emotion_row(probabilities[model_id], truth) | {
+            "ms_per_face": wall,
+            "cpu_ms_per_face": cpu,
+        }
+    for first, second in combinations(ids, 2):
+        if second.startswith(first) or first.startswith(second):
+            continue  # a model and its own mirror-averaged variant
+        name = f"{first} + {second} (average)"
+        compared[name] = _emotion_row((probabilities[first] + probabilities[second]) / 2, truth)
+        compared[name] |= {k: compared[first][k] + compared[second][k] for k in ("ms_per_face", "cpu_ms_per_face")}
+    for name, row in compared.items():
+        rows.append(
+            [name, row["accuracy"], row["balanced_accuracy"], row["ece"], row["ms_per_face"], row["cpu_ms_per_face"]]
+        )
+    report.metrics["compared"] = compared
+    report.lines += [
+        "Every emotion model of the manifest on the same faces (head alone per face: batch of 1, median "
+        "over 200 faces, wall and CPU time on this machine):",
+        "",
+    ]
+    report.table(["model", "accuracy", "balanced accuracy", "ECE", "ms per face", "CPU ms per face"], rows)
+    _emotion_selection(report, config, data, store, ids)
+
+
+def _emotion_selection(report: Report, config: PipelineConfig, data: Path, store, ids: list[str]) -> None:
+    """The models trained on FER2013 train with 10% held out (seed 0), scored on that held-out part.
+
+    This is where a variant (such as mirror averaging) is chosen; PublicTest only reports it.
+    """
+    from face_perception.training.data import fer_files, stratified_split
+
+    held_out_models = [m for m in ids if store.entry(m).raw.get("training", {}).get("config", {}).get("seed") == 0]
+    if not held_out_models:
+        return
+    files, labels = fer_files(data / "fer2013" / "train")
+    held = stratified_split(labels, 0.1, 0)[1]
+    paths, truth = [files[i] for i in held], labels[held]
+    rows = []
+    for model_id in held_out_models:
+        _, faces, _ = _run_head("emotion", config, model_id, paths)
+        predicted = np.array([EMOTION_LABELS.index(f.emotion.label) for f in faces])
+        rows.append([model_id, len(paths), float((predicted == truth).mean())])
+    report.metrics["held_out_train"] = {row[0]: row[2] for row in rows}
+    report.lines += [
+        "Selection: the 10% of FER2013 train held out of training (seed 0), crop mode. The seed model "
+        "trained on all of train, so it is not listed.",
+        "",
+    ]
+    report.table(["model", "images", "accuracy"], rows)
+
+
+def _emotion_row(probabilities: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    predicted = probabilities.argmax(1)
+    return {
+        "accuracy": float((predicted == truth).mean()),
+        "balanced_accuracy": balanced_accuracy(truth, predicted),
+        "ece": calibration(probabilities.max(1), predicted == truth).ece,
+        "per_class_recall": {k: float((predicted[truth == i] == i).mean()) for i, k in enumerate(EMOTION_LABELS)},
+    }
+
+
+TIMED_FACES = 200
+
+
+def _fer_chip_sampler(config: PipelineConfig, samples: list[tuple[Path, int]]):
+    """A function (size, padding) -> uint8 chips of TIMED_FACES PublicTest faces, cut as in crop mode."""
+    params = {**config.to_parameters(), **{f"{h}.enabled": False for h in config.heads}}
+    finder = FacePipeline(PipelineConfig.from_parameters(params))
+    crops = [read_image(p) for p, _ in samples[:: max(1, len(samples) // TIMED_FACES)][:TIMED_FACES]]
+    return lambda size, padding: finder.crop_chips(crops, size, padding)
+
+
+def _head_ms_per_face(store, model_id: str, chips_of) -> tuple[float, float]:
+    """Median wall and CPU (thread) milliseconds of one head call on one face."""
+    from face_perception.core.models.emotion import EmotionClassifier
+
+    head = EmotionClassifier.from_store(store, model_id)
+    chips = chips_of(head.spec.size, head.spec.crop_padding)
+    head.predict(chips[:1])  # warm-up
+    wall, cpu = [], []
+    for index in range(len(chips)):
+        began, began_cpu = time.perf_counter(), time.thread_time()
+        head.predict(chips[index : index + 1])
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.thread_time() - began_cpu)
+    return 1000 * float(np.median(wall)), 1000 * float(np.median(cpu))
+
+
+GENDER_TARGET_ACCURACY = 0.975  # answered accuracy the abstention defaults are selected for (on train)
+
+
+def select_gender_min_score(
+    confidence: np.ndarray, apparent_age: np.ndarray, correct: np.ndarray, min_age_years: float
+) -> float:
+    """The lowest min_score (0.01 steps) whose answered faces reach GENDER_TARGET_ACCURACY, given the age rule."""
+    for min_score in np.round(np.arange(0.5, 1.0, 0.01), 2):
+        answered = (confidence >= min_score) & (apparent_age >= min_age_years)
+        if answered.any() and correct[answered].mean() >= GENDER_TARGET_ACCURACY:
+            return float(min_score)
+    return 1.0
+
+
+def _gender_outputs(faces: list[FaceResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(male) [N], apparent age [N] and whether the head answered [N]."""
+    return (
+        np.array([f.gender.scores["male"] for f in faces]),
+        np.array([np.nan if f.age is None else f.age for f in faces]),
+        np.array([f.gender.answered for f in faces]),
+    )
 
 
 def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
     samples = datasets.utkface_samples(data, "dev")
-    model_id, faces, seconds = _run_head("gender", config, model, [s.path for s in samples])
+    model_id, faces, seconds = _run_head("gender", config, model, [s.path for s in samples], also=("age",))
+    gender_config = config.heads["gender"]
     truth = np.array([s.gender == "male" for s in samples])
-    p_male = np.array([f.gender.scores["male"] for f in faces])
+    p_male, apparent_age, answered = _gender_outputs(faces)
     correct = (p_male >= 0.5) == truth
     adults = np.array([s.age >= 18 for s in samples])
     report = Report(f"Gender: {model_id} on UTKFace dev")
@@ -147,6 +294,7 @@ def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None
         "accuracy_under_18": float(correct[~adults].mean()),
         "ms_per_face": 1000 * seconds,
     }
+    report.lines += ["Every face, without abstention (the model's own answer):", ""]
     report.table(
         ["model", "images", "accuracy, all ages", "accuracy, 18+", "accuracy, under 18"],
         [
@@ -157,6 +305,74 @@ def eval_gender(data: Path, out: Path, config: PipelineConfig, model: str | None
             ]
         ],
     )
+    # Abstention: the defaults are selected on UTKFace train, then measured here on dev.
+    train = datasets.utkface_samples(data, "train")
+    _, train_faces, _ = _run_head("gender", config, model, [s.path for s in train], also=("age",))
+    train_p, train_age, _ = _gender_outputs(train_faces)
+    train_correct = (train_p >= 0.5) == np.array([s.gender == "male" for s in train])
+    selected = select_gender_min_score(
+        np.maximum(train_p, 1 - train_p), train_age, train_correct, gender_config.min_age_years
+    )
+    train_answered = (np.maximum(train_p, 1 - train_p) >= gender_config.min_score) & ~(
+        train_age < gender_config.min_age_years
+    )
+    abstention = {
+        "train_coverage": float(train_answered.mean()),
+        "train_answered_accuracy": float(train_correct[train_answered].mean()),
+        "min_score": gender_config.min_score,
+        "min_age_years": gender_config.min_age_years,
+        "min_score_selected_on_train": selected,
+        "coverage": float(answered.mean()),
+        "answered_accuracy": float(correct[answered].mean()),
+        "coverage_adults_18_plus": float(answered[adults].mean()),
+        "answered_accuracy_adults_18_plus": float(correct[answered & adults].mean()),
+    }
+    report.metrics["abstention"] = abstention
+    report.lines += [
+        f"With abstention (`gender.min_score` {gender_config.min_score}, `gender.min_age_years` "
+        f"{gender_config.min_age_years:g}): coverage is the share of faces that get an answer. On UTKFace "
+        f"train, with the age rule at {gender_config.min_age_years:g} years, the lowest min_score whose answers "
+        f"reach {GENDER_TARGET_ACCURACY:.1%} is {selected:.2f}. With the configured values, train faces are "
+        f"answered {abstention['train_coverage']:.1%} of the time and right on "
+        f"{abstention['train_answered_accuracy']:.1%} of the answers.",
+        "",
+    ]
+    report.table(
+        ["faces", "coverage", "accuracy on answered faces"],
+        [
+            ["all ages", abstention["coverage"], abstention["answered_accuracy"]],
+            ["18+", abstention["coverage_adults_18_plus"], abstention["answered_accuracy_adults_18_plus"]],
+        ],
+    )
+    confidence = np.maximum(p_male, 1 - p_male)
+    points = []
+    for min_age_years in (0.0, gender_config.min_age_years):
+        for min_score in (0.5, 0.8, 0.9, 0.95, 0.99):
+            rule = (confidence >= min_score) & ~(apparent_age < min_age_years)
+            points.append(
+                [min_score, min_age_years, float(rule.mean()), float(correct[rule].mean()), float(rule[adults].mean())]
+                + [float(correct[rule & adults].mean())]
+            )
+    report.metrics["operating_points"] = points
+    report.lines += ["Other settings on the same faces (dev; for comparison only, not for choosing):", ""]
+    report.table(
+        ["min_score", "min_age_years", "coverage", "answered accuracy", "coverage 18+", "answered accuracy 18+"],
+        points,
+    )
+    report.lines += ["Coverage per group:", ""]
+    report.metrics["coverage_groups"] = _groups_section(
+        report, out, "gender_coverage", answered.astype(float), samples, "coverage"
+    )
+    report.lines += ["Accuracy on answered faces per group:", ""]
+    report.metrics["answered_groups"] = _groups_section(
+        report,
+        out,
+        "gender_answered",
+        correct[answered].astype(float),
+        [s for s, a in zip(samples, answered, strict=True) if a],
+        "answered accuracy",
+    )
+    report.lines += ["Accuracy on every face per group (no abstention):", ""]
     report.metrics["groups"] = _groups_section(report, out, "gender", correct.astype(float), samples, "accuracy")
     cal = calibration(np.maximum(p_male, 1 - p_male), correct)
     report.metrics["ece"] = cal.ece
@@ -189,7 +405,42 @@ def eval_age(data: Path, out: Path, config: PipelineConfig, model: str | None) -
         [[model_id, len(samples), float(error.mean()), float(np.median(error)), float((error <= 5).mean())]],
     )
     report.metrics["groups"] = _groups_section(report, out, "age", error, samples, "MAE (years)")
+    uncertainty = np.array([f.age_uncertainty_years for f in faces])
+    within = (error <= uncertainty).astype(float)
+    report.metrics["uncertainty"] = {
+        "mean_years": float(uncertainty.mean()),
+        "within_uncertainty": float(within.mean()),
+        "mae_by_uncertainty_quartile": _by_quartile(uncertainty, error),
+    }
+    report.lines += [
+        f"`age_uncertainty_years`: the true age lies within age ± uncertainty for {within.mean():.1%} of faces "
+        f"(fitted on UTKFace train for 68.3%); mean uncertainty {uncertainty.mean():.1f} years. MAE per quartile "
+        "of the uncertainty (a larger uncertainty should mean a larger error):",
+        "",
+    ]
+    report.table(
+        ["uncertainty quartile", "mean uncertainty (years)", "MAE (years)", "within ± uncertainty", "images"],
+        [[q, *v] for q, v in report.metrics["uncertainty"]["mae_by_uncertainty_quartile"].items()],
+    )
+    report.lines += ["Share of true ages within ± uncertainty, per group:", ""]
+    report.metrics["uncertainty"]["groups"] = _groups_section(
+        report, out, "age_uncertainty", within, samples, "within ± uncertainty"
+    )
     return report
+
+
+def _by_quartile(uncertainty: np.ndarray, error: np.ndarray) -> dict[str, list[float]]:
+    edges = np.quantile(uncertainty, [0.25, 0.5, 0.75])
+    index = np.digitize(uncertainty, edges)
+    return {
+        f"Q{q + 1}": [
+            float(uncertainty[index == q].mean()),
+            float(error[index == q].mean()),
+            float((error[index == q] <= uncertainty[index == q]).mean()),
+            int((index == q).sum()),
+        ]
+        for q in range(4)
+    }
 
 
 def eval_glasses(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
@@ -229,11 +480,32 @@ def eval_glasses(data: Path, out: Path, config: PipelineConfig, model: str | Non
         report, out, "glasses", correct.astype(float), samples, "accuracy", eyewear=False
     )
     cal = calibration(np.maximum(probability, 1 - probability), correct)
+    temperature = float(_eyewear_temperature(config, model_id))
+    raw = apply_temperature(probability, 1.0 / temperature)  # the network's own probability
+    raw_ece = calibration(np.maximum(raw, 1 - raw), correct).ece
     report.metrics["ece"] = cal.ece
+    report.metrics["temperature"] = temperature
+    report.metrics["ece_uncalibrated"] = raw_ece
+    report.metrics["nll"] = binary_nll(probability, truth)
+    report.metrics["nll_uncalibrated"] = binary_nll(raw, truth)
+    report.lines += [
+        f"Calibration: temperature {temperature:.4f} (manifest `calibration`, fitted by `face-perception calibrate "
+        f"glasses` on held-out train labels). ECE {cal.ece:.4f} calibrated, {raw_ece:.4f} uncalibrated; "
+        f"negative log-likelihood {report.metrics['nll']:.4f} and {report.metrics['nll_uncalibrated']:.4f}.",
+        "",
+    ]
     _plots(
         report, out, "glasses", confusion(truth.astype(int), worn.astype(int), 2), ["none", "eyewear"], cal, model_id
     )
     return report
+
+
+def _eyewear_temperature(config: PipelineConfig, model_id: str) -> float:
+    """The eyewear model's calibration temperature from the manifest (1.0 when it has none)."""
+    from face_perception.core.runtime import ModelStore
+
+    entry = ModelStore(config.models_dir or None).entry(model_id)
+    return float(entry.raw.get("calibration", {}).get("temperature", 1.0))
 
 
 def eval_detection(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:

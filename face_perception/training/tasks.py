@@ -11,6 +11,7 @@ import numpy as np
 
 from face_perception.core.models.eyewear import EYEWEAR_LABELS
 from face_perception.core.types import EMOTION_LABELS, GENDER_LABELS
+from face_perception.evaluation.datasets import utkface_chips
 from face_perception.training.data import (
     Dataset,
     glasses_rows,
@@ -89,21 +90,6 @@ EMOTION = Task(
 
 GLASSES_CHIP = 96
 GLASSES_PADDING = 0.1
-
-
-def utkface_chips(paths: list[Path], size: int, padding: float, batch: int = 256) -> np.ndarray:
-    """Chips of UTKFace crops, cut exactly as ``FacePipeline.process_crops`` cuts them for a head."""
-    from face_perception.core.config import HEAD_NAMES, PipelineConfig
-    from face_perception.core.images import read_image
-    from face_perception.core.pipeline import FacePipeline
-
-    finder = FacePipeline(PipelineConfig.from_parameters({f"{head}.enabled": False for head in HEAD_NAMES}))
-    return np.concatenate(
-        [
-            finder.crop_chips([read_image(p) for p in paths[start : start + batch]], size, padding)
-            for start in range(0, len(paths), batch)
-        ]
-    )
 
 
 def glasses_chips(data: Path, split: str) -> Dataset:

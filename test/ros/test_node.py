@@ -22,6 +22,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from face_perception.core.config import PipelineConfig
 from face_perception.core.images_raw import raw_to_bgr
 from face_perception.ros.conversions import bgr_to_image
 
@@ -221,13 +222,14 @@ def _node_process(*ros_args: str, timeout_s: float = 30.0) -> subprocess.Complet
 def test_tampered_model_stops_the_node_at_start_with_file_and_hash(tmp_path):
     models = tmp_path / "models"
     shutil.copytree(ROOT / "models", models)
-    target = models / "emotion_chipnet.onnx"
+    emotion_model = PipelineConfig().heads["emotion"].model
+    target = models / f"{emotion_model}.onnx"
     target.write_bytes(target.read_bytes()[:-10] + b"0123456789")
     result = _node_process("-p", f"models_dir:={models}")
     assert result.returncode == 1
     import json
 
-    expected = json.loads((models / "manifest.json").read_text())["models"]["emotion_chipnet"]["sha256"]
+    expected = json.loads((models / "manifest.json").read_text())["models"][emotion_model]["sha256"]
     assert str(target) in result.stderr and expected in result.stderr
 
 

@@ -108,14 +108,21 @@ def _fer_accuracy(model_id: str) -> float:
 
 
 def test_emotion_accuracy_on_fer2013_public_test():
-    # measured here: 65.1% for the seed model (its paper says 66%), 67.5% for the project's model
+    # measured here: 65.1% for the seed model (its paper says 66%), 67.5% for the project's model,
+    # 68.5% for it averaged with its mirror image (the default)
     assert _fer_accuracy("emotion_mini_xception") > 0.64
     assert _fer_accuracy("emotion_chipnet") > 0.665
+    assert _fer_accuracy("emotion_chipnet_flip") > 0.675
 
 
 def test_gender_accuracy_on_utkface_adults(pipeline):
     files = [p for p in utkface_files("dev") if 20 <= int(p.name.split("_")[0]) <= 70][:400]
     faces = pipeline.process_crops([read_image(p) for p in files])
     truth = ["male" if p.name.split("_")[1] == "0" else "female" for p in files]
-    accuracy = np.mean([f.gender.label == t for f, t in zip(faces, truth, strict=True)])
-    assert accuracy > 0.9
+    answered = [(f.gender.label, t) for f, t in zip(faces, truth, strict=True) if f.gender.answered]
+    # with the default abstention: right on 97.9% of answered adults, 94% answered (UTKFace dev)
+    assert np.mean([label == t for label, t in answered]) > 0.96 and len(answered) > 0.9 * len(files)
+    own_answer = [
+        ("male" if f.gender.scores["male"] >= 0.5 else "female") == t for f, t in zip(faces, truth, strict=True)
+    ]
+    assert np.mean(own_answer) > 0.9

@@ -7,9 +7,11 @@ from typing import Any, ClassVar
 import numpy as np
 import onnxruntime as ort
 
+from face_perception.core.config import HeadConfig
 from face_perception.core.errors import ModelError
 from face_perception.core.preprocess import chips_to_tensor
 from face_perception.core.runtime import InputSpec, ModelEntry, ModelStore, check_session_io
+from face_perception.core.types import FaceResult
 
 
 class ChipModel:
@@ -42,6 +44,19 @@ class ChipModel:
     @classmethod
     def from_store(cls, store: ModelStore, model_id: str) -> ChipModel:
         return cls(store.entry(model_id), store.session(model_id))
+
+    @classmethod
+    def from_config(cls, store: ModelStore, config: HeadConfig) -> ChipModel:
+        """The head's model as its configuration asks (heads with options override this)."""
+        return cls.from_store(store, config.model)
+
+    def result_fields(self, prediction: Any) -> dict[str, Any]:
+        """The FaceResult fields one prediction fills."""
+        return {self.result_field: prediction}
+
+    def complete(self, faces: list[FaceResult]) -> list[FaceResult]:
+        """Adjust this head's results once every head has run (default: unchanged)."""
+        return faces
 
     def predict(self, chips_bgr: np.ndarray) -> list[Any]:
         """One result per uint8 BGR chip [N, size, size, 3], all chips in one network call."""
