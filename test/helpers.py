@@ -102,3 +102,41 @@ def write_camera_bag(
             compressed = compressed_type(header=header, format="jpeg", data=jpeg.reshape(-1))
             writer.write(jpeg_conn, t_ns + 1000, store.serialize_cdr(compressed, compressed_type.__msgtype__))
     return stamps
+
+
+def png_claiming(width: int, height: int, rows: int | None = None, gray: bool = True) -> bytes:
+    """A PNG whose header says ``width`` x ``height``, with ``rows`` rows of zeros (all rows when None).
+
+    All-zero rows deflate about a thousand to one: a whole 30000x30000 gray image is under 1 MB,
+    a decompression bomb; with few rows the data is short and the header lies about what follows.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    channels = 1 if gray else 3
+    row = bytes(1 + width * channels)  # filter byte 0, then zero pixels
+    compressor = zlib.compressobj(9)
+    block_rows = max(1, (1 << 22) // len(row))
+    block = row * block_rows
+    parts, left = [], height if rows is None else min(rows, height)
+    while left > 0:
+        parts.append(compressor.compress(block if left >= block_rows else row * left))
+        left -= block_rows
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if gray else 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real 64x48 JPEG whose frame header is patched to claim ``width`` x ``height``."""
+    import cv2
+    import numpy as np
+
+    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    data = bytearray(cv2.imencode(".jpg", image)[1].tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
