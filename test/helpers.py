@@ -118,14 +118,20 @@ def png_claiming(width: int, height: int, rows: int | None = None, gray: bool = 
 
     channels = 1 if gray else 3
     row = bytes(1 + width * channels)  # filter byte 0, then zero pixels
+    count = height if rows is None else min(rows, height)
+    block_rows = max(1, min(count, (1 << 22) // len(row)))
+    blocks, rest = divmod(count, block_rows)
+    # After a full flush the compressor starts afresh, so every further block of zeros deflates to the same
+    # bytes: deflate one, repeat it, and put the checksum of the whole data at the end.
     compressor = zlib.compressobj(9)
-    block_rows = max(1, (1 << 22) // len(row))
-    block = row * block_rows
-    parts, left = [], height if rows is None else min(rows, height)
-    while left > 0:
-        parts.append(compressor.compress(block if left >= block_rows else row * left))
-        left -= block_rows
-    parts.append(compressor.flush())
+    first = compressor.compress(row * block_rows) + compressor.flush(zlib.Z_FULL_FLUSH)
+    repeated = compressor.compress(row * block_rows) + compressor.flush(zlib.Z_FULL_FLUSH) if blocks > 1 else b""
+    tail = compressor.compress(row * rest) + compressor.flush()
+    checksum = 1
+    for _ in range(blocks):
+        checksum = zlib.adler32(row * block_rows, checksum)
+    checksum = zlib.adler32(row * rest, checksum)
+    parts = [first, repeated * (blocks - 1), tail[:-4], struct.pack(">I", checksum)]
     header = struct.pack(">IIBBBBB", width, height, 8, 0 if gray else 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 

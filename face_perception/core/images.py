@@ -93,8 +93,9 @@ def _jpeg_header(data: np.ndarray) -> ImageHeader:
     raw = data.reshape(-1)
     size, index = raw.size, 2
     while index + 1 < size:
-        if raw[index] != 0xFF:
-            raise ImageError(f"JPEG header is corrupt (no marker at byte {index})")
+        if raw[index] != 0xFF:  # extraneous bytes before a marker: skipped, as libjpeg does
+            index += 1
+            continue
         marker = int(raw[index + 1])
         if marker == 0xFF:  # fill byte
             index += 1
