@@ -26,6 +26,10 @@ class BagError(FacePerceptionError):
     """A bag cannot be read or written, or has none of the asked-for topics."""
 
 
+class BagBrokenError(BagError):
+    """A bag that opened fails part-way through (a damaged storage file): what came before was used."""
+
+
 @dataclass
 class BagSummary:
     """What a run did: frames per input topic, faces found, frames that failed."""
@@ -56,11 +60,11 @@ def open_bag(source: Path) -> Reader:
         reader = Reader(source)
         reader.open()
     except Exception as error:  # rosbags raises several unrelated types (ReaderError, YAML, OS, struct) here
-        raise BagError(f"cannot open bag {source}: {_describe(error)}") from error
+        raise BagError(f"cannot open bag {source}: {describe(error)}") from error
     return reader
 
 
-def _describe(error: Exception) -> str:
+def describe(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else 'no detail'}"
 
@@ -117,10 +121,10 @@ def process_bag(
             errors = writer.add_connection(ERRORS_TOPIC, messages.DIAGNOSTIC_STATUS, typestore=store)
             next_id = 1
             last_time = 0
-            for item in _guarded(reader.messages(connections=connections)):
+            for item in guarded(reader.messages(connections=connections)):
                 if isinstance(item, Exception):  # the bag itself broke: keep what is written, record why
                     read = sum(summary.frames.values())
-                    summary.read_error = f"bag {source} cannot be read past message {read}: {_describe(item)}"
+                    summary.read_error = f"bag {source} cannot be read past message {read}: {describe(item)}"
                     status = messages.error_status("bag", summary.read_error, _time_of(store, last_time))
                     writer.write(errors, last_time, store.serialize_cdr(status, messages.DIAGNOSTIC_STATUS))
                     if jsonl is not None:
@@ -182,7 +186,7 @@ def process_bag(
     return summary
 
 
-def _guarded(items: Iterator[Any]) -> Iterator[Any]:
+def guarded(items: Iterator[Any]) -> Iterator[Any]:
     """The items of ``items``; an error raised while reading one ends the iteration as a last item."""
     try:
         yield from items

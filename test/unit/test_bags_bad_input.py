@@ -12,7 +12,8 @@ from helpers import real_faces_frames, write_camera_bag
 from rosbags.rosbag2 import Reader
 
 from face_perception.bags.messages import typestore
-from face_perception.bags.process import ERRORS_TOPIC, BagError, process_bag
+from face_perception.bags.process import ERRORS_TOPIC, BagBrokenError, BagError, process_bag
+from face_perception.bags.replay import ReplayOptions, replay
 from face_perception.cli.main import main
 from face_perception.core.config import PipelineConfig
 
@@ -102,3 +103,21 @@ def test_a_bag_that_breaks_mid_run_keeps_a_valid_output(good_bags, tmp_path, cap
 
     assert main(["bag", str(source), "--out", str(tmp_path / "out2"), "--no-progress"]) == 1
     assert "ERROR bag" in capsys.readouterr().out
+
+
+def test_replay_refuses_unreadable_bags_and_stops_at_damage(good_bags, tmp_path):
+    published = []
+
+    def publish(topic, msgtype, data):
+        published.append(topic)
+
+    options = ReplayOptions(rate=1000.0)
+    for kind in ("empty folder", "garbage metadata", "truncated mcap"):
+        with pytest.raises(BagError, match="cannot open bag"):
+            replay(_unreadable(kind, good_bags, tmp_path), publish, options)
+    source = tmp_path / "damaged"
+    shutil.copytree(good_bags / "sqlite", source)
+    _corrupt_page(source, 0.5)
+    with pytest.raises(BagBrokenError, match="cannot be read past message"):
+        replay(source, publish, options)
+    assert 0 < len(published) < 20
