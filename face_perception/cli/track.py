@@ -52,6 +52,10 @@ def frames(
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise ImageError(f"{path} is neither a folder of frames nor a readable video")
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if max(width, height) > max_side_px:  # refused before a frame is decoded
+        capture.release()
+        raise ImageError(f"video {path} is {width}x{height}, over max_image_side_px={max_side_px}")
     video_fps = capture.get(cv2.CAP_PROP_FPS) or fps
     index = 0
     try:

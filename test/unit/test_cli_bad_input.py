@@ -93,3 +93,15 @@ def test_track_refuses_a_path_that_is_neither_folder_nor_video(tmp_path, caplog)
     assert main(["track", str(tmp_path / "pipe.mp4")]) == 2
     assert main(["track", str(tmp_path / "missing")]) == 2
     assert "neither a folder of frames nor a video file" in caplog.text
+
+
+def test_track_refuses_a_video_over_the_limit_before_decoding(tmp_path, astronaut, caplog):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (astronaut.shape[1], astronaut.shape[0]))
+    for _ in range(3):
+        writer.write(astronaut)
+    writer.release()
+    config = tmp_path / "p.yaml"
+    config.write_text("face_perception:\n  ros__parameters:\n    max_image_side_px: 256\n")
+    assert main(["track", "--config", str(config), str(video)]) == 2
+    assert "over max_image_side_px=256" in caplog.text
