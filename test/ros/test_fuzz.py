@@ -243,7 +243,11 @@ def _fuzz(harness, topic, msg_type, cases, capfd):
     stderr = capfd.readouterr().err
     printed = [line for line in stderr.splitlines() if line.startswith(("Corrupt JPEG", "libpng", "Premature end"))]
     assert not printed, printed[:5]  # decoder complaints reach the log only inside the node's own warnings
-    print(f"{topic}: {stats}, memory growth {growth_mb:.0f} MB (peak {peak_growth_mb:.0f} MB)")
+    print(
+        f"\n{topic}: {len(cases)} cases + {len(burst)} burst; received {stats.received}, "
+        f"processed {stats.processed}, dropped {stats.dropped}, failed {stats.failed}; "
+        f"memory growth {growth_mb:.0f} MB (peak {peak_growth_mb:.0f} MB)"
+    )
 
 
 def test_raw_image_fuzz(harness_factory, capfd):
