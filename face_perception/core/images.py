@@ -30,12 +30,13 @@ log = logging.getLogger(__name__)
 # The default of the ``max_image_side_px`` parameter (core.config uses it too).
 DEFAULT_MAX_SIDE_PX = 8192
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-FORMATS = ("jpeg", "png")
 # Decoded uint8 BGR bytes per pixel, and what a file may hold per allowed pixel (16-bit RGBA PNG + slack).
 _FILE_BYTES_PER_PIXEL = 8
 _FILE_SLACK_BYTES = 1 << 20
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_MARKER = re.compile(rb"(?<=\xff)[^\xff]")  # a marker's code: the first non-0xFF byte after 0xFF bytes
+_JPEG_MAX_SEGMENTS = 1000  # camera JPEGs have a handful before the frame header; more is an attack or garbage
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers (not DHT, JPG, DAC)
 _OTHER_FORMATS = (
     (b"BM", "BMP"),
@@ -89,34 +90,32 @@ def _png_header(head: bytes) -> ImageHeader:
 
 
 def _jpeg_header(data: np.ndarray) -> ImageHeader:
-    """Walk the JPEG markers up to the first start-of-frame, which holds the size."""
-    raw = data.reshape(-1)
-    size, index = raw.size, 2
-    while index + 1 < size:
-        if raw[index] != 0xFF:  # extraneous bytes before a marker: skipped, as libjpeg does
-            index += 1
-            continue
-        marker = int(raw[index + 1])
-        if marker == 0xFF:  # fill byte
-            index += 1
-            continue
+    """Walk the JPEG markers up to the first start-of-frame, which holds the size.
+
+    As libjpeg does, bytes that are not a marker and fill bytes (0xFF runs) before one are skipped.
+    """
+    buffer = data.reshape(-1).tobytes()
+    index = 2
+    for _ in range(_JPEG_MAX_SEGMENTS):
+        found = _JPEG_MARKER.search(buffer, index)
+        if found is None:
+            break
+        marker, index = found.group(0)[0], found.start() - 1  # index: the 0xFF just before the code
         if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
             index += 2
             continue
-        if marker in (0xD9, 0xDA):
+        if marker in (0xD9, 0xDA) or index + 8 >= len(buffer):  # image end or scan data before any frame header
             break
-        if index + 3 >= size:
-            break
-        length = int(raw[index + 2]) << 8 | int(raw[index + 3])
+        length = buffer[index + 2] << 8 | buffer[index + 3]
         if marker in _JPEG_SOF:
-            if index + 8 >= size:
-                break
-            height = int(raw[index + 5]) << 8 | int(raw[index + 6])
-            width = int(raw[index + 7]) << 8 | int(raw[index + 8])
+            height = buffer[index + 5] << 8 | buffer[index + 6]
+            width = buffer[index + 7] << 8 | buffer[index + 8]
             return ImageHeader("jpeg", width, height)
         if length < 2:
             raise ImageError(f"JPEG header is corrupt (segment length {length} at byte {index})")
         index += 2 + length
+    else:
+        raise ImageError(f"JPEG has more than {_JPEG_MAX_SEGMENTS} segments before its frame header")
     raise ImageError("JPEG header is truncated or has no frame header (size unknown)")
 
 
