@@ -103,3 +103,47 @@ def write_camera_bag(
             compressed = compressed_type(header=header, format="jpeg", data=jpeg.reshape(-1))
             writer.write(jpeg_conn, t_ns + 1000, store.serialize_cdr(compressed, compressed_type.__msgtype__))
     return stamps
+
+
+def png_claiming(width: int, height: int, rows: int | None = None, gray: bool = True) -> bytes:
+    """A PNG whose header says ``width`` x ``height``, with ``rows`` rows of zeros (all rows when None).
+
+    All-zero rows deflate about a thousand to one: a whole 30000x30000 gray image is under 1 MB,
+    a decompression bomb; with few rows the data is short and the header lies about what follows.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    channels = 1 if gray else 3
+    row = bytes(1 + width * channels)  # filter byte 0, then zero pixels
+    count = height if rows is None else min(rows, height)
+    block_rows = max(1, min(count, (1 << 22) // len(row)))
+    blocks, rest = divmod(count, block_rows)
+    # After a full flush the compressor starts afresh, so every further block of zeros deflates to the same
+    # bytes: deflate one, repeat it, and put the checksum of the whole data at the end.
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(row * block_rows) + compressor.flush(zlib.Z_FULL_FLUSH)
+    repeated = compressor.compress(row * block_rows) + compressor.flush(zlib.Z_FULL_FLUSH) if blocks > 1 else b""
+    tail = compressor.compress(row * rest) + compressor.flush()
+    checksum = 1
+    for _ in range(blocks):
+        checksum = zlib.adler32(row * block_rows, checksum)
+    checksum = zlib.adler32(row * rest, checksum)
+    parts = [first, repeated * (blocks - 1), tail[:-4], struct.pack(">I", checksum)]
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if gray else 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real 64x48 JPEG whose frame header is patched to claim ``width`` x ``height``."""
+    import cv2
+    import numpy as np
+
+    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    data = bytearray(cv2.imencode(".jpg", image)[1].tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)

@@ -42,7 +42,7 @@ def typestore() -> Typestore:
 def image_to_bgr(msgtype: str, msg: Any, max_side_px: int) -> np.ndarray:
     """A deserialized Image or CompressedImage as uint8 BGR; raises ImageError when unusable."""
     if msgtype == COMPRESSED_IMAGE:
-        return decode_compressed(msg.data, max_side_px)
+        return decode_compressed(msg.data, max_side_px, msg.format)
     return raw_to_bgr(msg.data, msg.width, msg.height, msg.encoding, msg.step, bool(msg.is_bigendian), max_side_px)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +28,10 @@ class BagError(FacePerceptionError):
     """A bag cannot be read or written, or has none of the asked-for topics."""
 
 
+class BagBrokenError(BagError):
+    """A bag that opened fails part-way through (a damaged storage file): what came before was used."""
+
+
 @dataclass
 class BagSummary:
     """What a run did: frames per input topic, faces found, frames that failed."""
@@ -35,11 +39,36 @@ class BagSummary:
     frames: dict[str, int] = field(default_factory=dict)
     faces: int = 0
     failed: int = 0
+    read_error: str = ""  # the bag broke mid-run: what was read before is written, the rest is lost
+    restarts: int = 0  # times header stamps went backwards and tracking restarted
 
 
 def output_topics(topic: str) -> tuple[str, str]:
     """Result topics for an image topic: ``<topic>/faces`` and ``<topic>/face_events``."""
     return f"{topic.rstrip('/')}/faces", f"{topic.rstrip('/')}/face_events"
+
+
+def open_bag(source: Path) -> Reader:
+    """An open reader of the rosbag2 at ``source``; raises BagError when it cannot be opened.
+
+    A path that is missing or not a bag, a folder without (or with a broken) metadata.yaml, and
+    storage files that cannot be read all end here, so a caller gets one named error.
+    """
+    if not source.exists():
+        raise BagError(f"cannot open bag {source}: no such file or folder")
+    if source.is_dir() and not (source / "metadata.yaml").is_file():
+        raise BagError(f"cannot open bag {source}: the folder has no metadata.yaml (not a rosbag2 folder)")
+    try:
+        reader = Reader(source)
+        reader.open()
+    except Exception as error:  # rosbags raises several unrelated types (ReaderError, YAML, OS, struct) here
+        raise BagError(f"cannot open bag {source}: {describe(error)}") from error
+    return reader
+
+
+def describe(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else 'no detail'}"
 
 
 def image_connections(reader: Reader, topics: Iterable[str] | None) -> list[Any]:
@@ -78,11 +107,7 @@ def process_bag(
     store = messages.typestore()
     pipeline = FacePipeline(config)
     summary = BagSummary()
-    try:
-        reader = Reader(source)
-        reader.open()
-    except Exception as error:  # rosbags raises several unrelated types for unreadable bags
-        raise BagError(f"cannot open bag {source}: {error}") from error
+    reader = open_bag(source)
     try:
         connections = image_connections(reader, topics)
         writer = Writer(destination, version=9, storage_plugin=StoragePlugin.MCAP)
@@ -103,7 +128,19 @@ def process_bag(
                 summary.frames[connection.topic] = 0
             errors = writer.add_connection(ERRORS_TOPIC, messages.DIAGNOSTIC_STATUS, typestore=store)
             next_id = 1
-            for connection, timestamp, raw in reader.messages(connections=connections):
+            last_time = 0
+            for item in guarded(reader.messages(connections=connections)):
+                if isinstance(item, Exception):  # the bag itself broke: keep what is written, record why
+                    read = sum(summary.frames.values())
+                    summary.read_error = f"bag {source} cannot be read past message {read}: {describe(item)}"
+                    status = messages.error_status("bag", summary.read_error, _time_of(store, last_time))
+                    writer.write(errors, last_time, store.serialize_cdr(status, messages.DIAGNOSTIC_STATUS))
+                    if jsonl is not None:
+                        jsonl.write(json.dumps({"error": summary.read_error, "log_time_ns": last_time}) + "\n")
+                    log.error("%s", summary.read_error)
+                    break
+                connection, timestamp, raw = item
+                last_time = timestamp
                 topic = connection.topic
                 summary.frames[topic] += 1
                 record: dict[str, Any] = {"topic": topic, "log_time_ns": timestamp}
@@ -128,7 +165,13 @@ def process_bag(
                         stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
                         tracked, events, restarted = tracker.update_or_restart(result.faces, stamp_s)
                         if restarted:
-                            log.warning("%s: header stamps went backwards at %d; tracks restarted", topic, timestamp)
+                            summary.restarts += 1
+                            if summary.restarts == 1:  # once: a looping or shuffled recording does it often
+                                log.warning(
+                                    "%s: header stamps went backwards at %d; tracks restarted (counted in the summary)",
+                                    topic,
+                                    timestamp,
+                                )
                     array = messages.face_array(result, header, tracked, next_id)
                     if tracked is None:
                         next_id += len(result.faces)
@@ -155,6 +198,18 @@ def process_bag(
     return summary
 
 
+def guarded(items: Iterator[Any]) -> Iterator[Any]:
+    """The items of ``items``; an error raised while reading one ends the iteration as a last item."""
+    try:
+        yield from items
+    except Exception as error:  # storage errors (sqlite3, MCAP, decompression) of a damaged bag
+        yield error
+
+
+def _time_of(store: Any, time_ns: int) -> Any:
+    return store.types["builtin_interfaces/msg/Time"](sec=time_ns // 10**9, nanosec=time_ns % 10**9)
+
+
 def _face_json(face: Any) -> dict[str, Any]:
     return {
         "id": int(face.id),
@@ -168,5 +223,8 @@ def _face_json(face: Any) -> dict[str, Any]:
 
 def count_image_messages(source: Path, topics: Iterable[str] | None) -> int:
     """How many messages the run will process (for the progress bar)."""
-    with Reader(source) as reader:
+    reader = open_bag(source)
+    try:
         return sum(c.msgcount for c in image_connections(reader, topics))
+    finally:
+        reader.close()

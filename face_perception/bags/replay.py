@@ -7,9 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rosbags.rosbag2 import Reader
-
-from face_perception.bags.process import BagError, image_connections
+from face_perception.bags.process import BagBrokenError, BagError, describe, guarded, image_connections, open_bag
 
 
 @dataclass(frozen=True)
@@ -43,14 +41,20 @@ def replay(
     """
     options = options.validate()
     published = 0
-    with Reader(source) as reader:
+    reader = open_bag(source)
+    try:
         connections = image_connections(reader, topics)
         start_ns = reader.start_time + int(options.start_offset_s * 1e9)
         if start_ns >= reader.end_time and reader.message_count:
             raise BagError(f"start offset {options.start_offset_s} s is past the end of the bag")
         while keep_going():
             began = clock()
-            for connection, timestamp, data in reader.messages(connections=connections, start=start_ns):
+            for item in guarded(reader.messages(connections=connections, start=start_ns)):
+                if isinstance(item, Exception):
+                    raise BagBrokenError(
+                        f"bag {source} cannot be read past message {published}: {describe(item)}"
+                    ) from item
+                connection, timestamp, data = item
                 due = began + (timestamp - start_ns) / 1e9 / options.rate
                 delay = due - clock()
                 if delay > 0:
@@ -61,4 +65,6 @@ def replay(
                 published += 1
             if not options.loop:
                 break
+    finally:
+        reader.close()
     return published

@@ -6,8 +6,12 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
+
+import cv2
+import numpy as np
 
 from face_perception.cli.results_json import emit, face_to_json
 from face_perception.core.config import load_pipeline_config
@@ -40,7 +44,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     paths = list_images(args.paths)
     analyze = _analyze_crops if args.faces_are_crops else _analyze_images
     failures = 0
-    for record in analyze(pipeline, paths):
+    for record in analyze(pipeline, paths, pipeline.config.max_image_side_px):
         failures += "error" in record
         emit(record, args.json, out, "image", lambda r: f"{len(r['faces'])} face(s), {r['latency_ms']} ms")
     if not paths:
@@ -48,12 +52,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 1 if failures else 0
 
 
-def _analyze_images(pipeline: FacePipeline, paths: list[Path]):
+def _analyze_images(pipeline: FacePipeline, paths: list[Path], max_side_px: int) -> Iterator[dict]:
     for path in paths:
         try:
-            result = pipeline.process(read_image(path))
-        except FacePerceptionError as error:
-            yield {"image": str(path), "error": str(error)}
+            result = pipeline.process(read_image(path, max_side_px))
+        except (FacePerceptionError, cv2.error) as error:
+            yield _error_record(path, error)
             continue
         yield {
             "image": str(path),
@@ -62,19 +66,45 @@ def _analyze_images(pipeline: FacePipeline, paths: list[Path]):
         }
 
 
-def _analyze_crops(pipeline: FacePipeline, paths: list[Path]):
-    """Crops are classified in batches; latency_ms is the batch's time divided by its size."""
+def _analyze_crops(pipeline: FacePipeline, paths: list[Path], max_side_px: int) -> Iterator[dict]:
+    """Crops are classified in batches; latency_ms is the batch's time divided by its size.
+
+    A batch that fails as a whole is retried image by image, so one bad crop costs only its own record.
+    """
     for start in range(0, len(paths), CROP_BATCH):
-        readable: list[tuple[Path, object]] = []
+        readable: list[tuple[Path, np.ndarray]] = []
         for path in paths[start : start + CROP_BATCH]:
             try:
-                readable.append((path, read_image(path)))
-            except FacePerceptionError as error:
-                yield {"image": str(path), "error": str(error)}
+                readable.append((path, read_image(path, max_side_px)))
+            except (FacePerceptionError, cv2.error) as error:
+                yield _error_record(path, error)
         if not readable:
             continue
         began = time.perf_counter()
-        faces = pipeline.process_crops([image for _, image in readable])
+        try:
+            faces = pipeline.process_crops([image for _, image in readable])
+        except (FacePerceptionError, cv2.error):
+            for path, image in readable:
+                yield from _analyze_crops_one(pipeline, path, image)
+            continue
         latency_ms = 1000.0 * (time.perf_counter() - began) / len(readable)
         for (path, _), face in zip(readable, faces, strict=True):
             yield {"image": str(path), "faces": [face_to_json(face)], "latency_ms": round(latency_ms, 3)}
+
+
+def _analyze_crops_one(pipeline: FacePipeline, path: Path, image: np.ndarray) -> Iterator[dict]:
+    began = time.perf_counter()
+    try:
+        (face,) = pipeline.process_crops([image])
+    except (FacePerceptionError, cv2.error) as error:
+        yield _error_record(path, error)
+        return
+    latency_ms = 1000.0 * (time.perf_counter() - began)
+    yield {"image": str(path), "faces": [face_to_json(face)], "latency_ms": round(latency_ms, 3)}
+
+
+def _error_record(path: Path, error: Exception) -> dict:
+    """The record of an image that could not be analyzed (an OpenCV failure is named as such)."""
+    text = str(error).strip() if isinstance(error, FacePerceptionError) else f"OpenCV error: {str(error).strip()}"
+    log.debug("%s: %s", path, text)
+    return {"image": str(path), "error": text}

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from face_perception.bags.process import count_image_messages, output_topics, process_bag
+    from face_perception.bags.process import BagError, count_image_messages, output_topics, process_bag
     from face_perception.core.config import load_pipeline_config
 
     config = load_pipeline_config(args.config)
@@ -37,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
         scene = SceneSettings(scene_config, people, load_captioner(scene_config.captioner, config.num_threads))
     total = count_image_messages(args.input, args.topics)
     with contextlib.ExitStack() as stack:
-        jsonl = stack.enter_context(args.jsonl.open("w")) if args.jsonl else None
+        try:
+            jsonl = stack.enter_context(args.jsonl.open("w")) if args.jsonl else None
+        except OSError as error:
+            raise BagError(f"cannot write --jsonl {args.jsonl}: {error.strerror or error}") from error
         bar = None
         if not args.no_progress and (sys.stderr.isatty() or total >= 200):
             from tqdm import tqdm
@@ -48,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
         )
     for topic, frames in summary.frames.items():
         sys.stdout.write(f"{topic}: {frames} frames -> {output_topics(topic)[0]}\n")
+    if summary.restarts:
+        sys.stdout.write(f"header stamps went backwards {summary.restarts} times: tracking restarted each time\n")
     sys.stdout.write(
         f"{summary.faces} faces, {summary.failed} frames failed (see /face_perception/errors); wrote {args.out}\n"
     )
-    return 1 if summary.failed else 0
+    if summary.read_error:
+        sys.stdout.write(f"ERROR {summary.read_error}; the results up to there are in {args.out}\n")
+    return 1 if summary.failed or summary.read_error else 0

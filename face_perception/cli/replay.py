@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage, Image
 
+    from face_perception.bags.process import BagBrokenError
     from face_perception.bags.replay import ReplayOptions, replay
 
     options = ReplayOptions(args.rate, args.loop, args.start_offset).validate()
@@ -44,18 +46,22 @@ def run(args: argparse.Namespace) -> int:
         publishers[topic].publish(data)  # the bag's CDR bytes, as recorded
 
     try:
-        from rosbags.rosbag2 import Reader
+        from face_perception.bags.process import image_connections, open_bag
 
-        from face_perception.bags.process import image_connections
-
-        with Reader(args.input) as reader:
+        reader = open_bag(args.input)
+        try:
             for connection in image_connections(reader, args.topics):
                 publishers[connection.topic] = node.create_publisher(types[connection.msgtype], connection.topic, qos)
+        finally:
+            reader.close()
         deadline = time.monotonic() + args.wait_for_subscribers
         while time.monotonic() < deadline and not all(p.get_subscription_count() for p in publishers.values()):
             time.sleep(0.05)
         count = replay(args.input, publish, options, args.topics, keep_going=rclpy.ok)
         sys.stdout.write(f"published {count} messages\n")
+    except BagBrokenError as error:  # the messages before the damage were published
+        logging.getLogger("face_perception").error("%s", error)
+        return 1
     except KeyboardInterrupt:
         pass
     finally:

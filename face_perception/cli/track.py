@@ -14,7 +14,7 @@ import numpy as np
 from face_perception.cli.results_json import emit, face_to_json
 from face_perception.core.config import load_pipeline_config
 from face_perception.core.errors import FacePerceptionError, ImageError
-from face_perception.core.images import IMAGE_SUFFIXES, read_image
+from face_perception.core.images import DEFAULT_MAX_SIDE_PX, IMAGE_SUFFIXES, read_image
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.tracker import FaceTracker
 
@@ -30,19 +30,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="parameters YAML (tracking.* and the pipeline)")
 
 
-def frames(path: Path, fps: float) -> Iterator[tuple[str, float, np.ndarray | ImageError]]:
-    """(name, time in seconds, image or the error reading it) for every frame, in order."""
+def frames(
+    path: Path, fps: float, max_side_px: int = DEFAULT_MAX_SIDE_PX
+) -> Iterator[tuple[str, float, np.ndarray | ImageError]]:
+    """(name, time in seconds, image or the error reading it) for every frame, in order.
+
+    In a folder every JPEG/PNG entry that is not a folder is a frame, so an unreadable one
+    (a dangling link, a FIFO, a bomb) gets its error in place. Raises ImageError when ``path``
+    is neither a folder nor a readable video file.
+    """
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
         for index, file in enumerate(files):
             try:
-                yield file.name, index / fps, read_image(file)
+                yield file.name, index / fps, read_image(file, max_side_px)
             except ImageError as error:
                 yield file.name, index / fps, error
         return
+    if not path.is_file():  # missing, or a FIFO/device that a video reader would wait on forever
+        raise ImageError(f"{path} is neither a folder of frames nor a video file")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise ImageError(f"{path} is neither a folder of frames nor a readable video")
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if max(width, height) > max_side_px:  # refused before a frame is decoded
+        capture.release()
+        raise ImageError(f"video {path} is {width}x{height}, over max_image_side_px={max_side_px}")
     video_fps = capture.get(cv2.CAP_PROP_FPS) or fps
     index = 0
     try:
@@ -64,16 +77,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     pipeline = FacePipeline(config)
     tracker = FaceTracker(config.tracking)
     failures = 0
-    for name, time_s, image in frames(args.path, args.fps):
+    for name, time_s, image in frames(args.path, args.fps, config.max_image_side_px):
         if isinstance(image, ImageError):
             failures += 1
             record = {"frame": name, "error": str(image)}
         else:
             try:
                 result = pipeline.process(image)
-            except FacePerceptionError as error:
+            except (FacePerceptionError, cv2.error) as error:
                 failures += 1
-                record = {"frame": name, "error": str(error)}
+                record = {"frame": name, "error": str(error).strip()}
             else:
                 tracked, events = tracker.update(result.faces, time_s)
                 record = {

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from face_perception.core.errors import ConfigError
+from face_perception.core.images import DEFAULT_MAX_SIDE_PX
 from face_perception.core.tracker import TrackerConfig
 from face_perception.core.types import GenderAbstention
 
@@ -88,7 +89,7 @@ class PipelineConfig:
     heads: dict[str, HeadConfig] = field(default_factory=_default_heads)
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     models_dir: str = ""
-    max_image_side_px: int = 8192
+    max_image_side_px: int = DEFAULT_MAX_SIDE_PX
     num_threads: int = 1
 
     def validate(self) -> PipelineConfig:

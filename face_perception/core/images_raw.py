@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from face_perception.core.errors import ImageError
+from face_perception.core.images import DEFAULT_MAX_SIDE_PX, check_side, decode_image
 
 # encoding -> (bytes per pixel, OpenCV conversion to BGR or None when already BGR).
 _ENCODINGS: dict[str, tuple[int, int | None]] = {
@@ -38,7 +39,7 @@ def raw_to_bgr(
     encoding: str,
     step: int,
     is_bigendian: bool = False,
-    max_side_px: int = 8192,
+    max_side_px: int = DEFAULT_MAX_SIDE_PX,
 ) -> np.ndarray:
     """Decode a raw image buffer into a uint8 BGR [H, W, 3] array (a copy, never a view of ``data``).
 
@@ -48,10 +49,7 @@ def raw_to_bgr(
     """
     if encoding not in _ENCODINGS:
         raise ImageError(f"unsupported encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
-    if width <= 0 or height <= 0:
-        raise ImageError(f"image has zero size ({width}x{height})")
-    if max(width, height) > max_side_px:
-        raise ImageError(f"image {width}x{height} exceeds max_image_side_px={max_side_px}")
+    check_side(width, height, max_side_px)
     if encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv") and width % 2:
         raise ImageError(f"{encoding} needs an even width, got {width}")
     bytes_per_pixel, conversion = _ENCODINGS[encoding]
@@ -72,18 +70,17 @@ def raw_to_bgr(
     return cv2.cvtColor(pixels, conversion)
 
 
-def decode_compressed(data: bytes | bytearray | memoryview | np.ndarray, max_side_px: int = 8192) -> np.ndarray:
-    """Decode a JPEG/PNG buffer (sensor_msgs/CompressedImage data) into uint8 BGR.
+def decode_compressed(
+    data: bytes | bytearray | memoryview | np.ndarray, max_side_px: int = DEFAULT_MAX_SIDE_PX, declared: str = ""
+) -> np.ndarray:
+    """Decode a JPEG/PNG buffer (sensor_msgs/CompressedImage data and format) into uint8 BGR.
+
+    The size is read from the header first: a larger image than ``max_side_px`` is never decoded.
 
     Raises:
-        ImageError: empty, undecodable, or larger than ``max_side_px``.
+        ImageError: empty, not JPEG or PNG, format mismatch, undecodable, or larger than ``max_side_px``.
     """
     buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1)
     if buffer.size == 0:
         raise ImageError("compressed image is empty")
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageError(f"compressed image ({buffer.size} bytes) cannot be decoded")
-    if max(image.shape[:2]) > max_side_px:
-        raise ImageError(f"image {image.shape[1]}x{image.shape[0]} exceeds max_image_side_px={max_side_px}")
-    return image
+    return decode_image(buffer, max_side_px, declared)

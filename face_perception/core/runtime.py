@@ -60,6 +60,71 @@ class ModelEntry:
         return InputSpec.from_manifest(self.raw["input"])
 
 
+# The manifest's schema. Every entry needs ENTRY_FIELDS; a known task also needs its own fields (the
+# ``input`` fields its wrapper reads, labels, ...). Entries of other tasks (a model kind this version does
+# not know) need only ENTRY_FIELDS, and unknown extra fields are allowed everywhere.
+_NUMBER = (int, float)
+_CHIP_INPUT = {"size": int, "color": str, "crop_padding": _NUMBER, "mean": list, "scale": _NUMBER}
+ENTRY_FIELDS: dict[str, type | tuple[type, ...]] = {"file": str, "sha256": str, "task": str, "input": dict}
+TASK_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "detection": {},
+    "emotion": {"labels": list},
+    "gender": {"labels": list},
+    "age": {"bin_ages": list},
+    "eyewear": {"labels": list},
+}
+TASK_INPUT_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "detection": {"color": str, "mean": list, "scale": _NUMBER},
+    "emotion": _CHIP_INPUT,
+    "gender": _CHIP_INPUT,
+    "age": _CHIP_INPUT,
+    "eyewear": _CHIP_INPUT,
+}
+_COLORS = ("gray", "rgb", "bgr")
+
+
+def validate_manifest(manifest: Any, path: Path) -> None:
+    """Check a loaded manifest against the schema; raises ModelError naming the file, the entry and the field."""
+    if not isinstance(manifest, dict):
+        raise ModelError(f"model manifest {path} must be a JSON object, got a JSON {_json_kind(manifest)}")
+    models = manifest.get("models")
+    if not isinstance(models, dict):
+        raise ModelError(f"model manifest {path} needs a 'models' object (model id -> entry)")
+    for model_id, entry in models.items():
+        where = f"model manifest {path}, entry {model_id!r}"
+        if not isinstance(entry, dict):
+            raise ModelError(f"{where} must be a JSON object, got a JSON {_json_kind(entry)}")
+        _check_fields(entry, ENTRY_FIELDS, where)
+        file = entry["file"]
+        if not file or Path(file).is_absolute() or ".." in Path(file).parts:
+            raise ModelError(f"{where}: 'file' must be a file name inside the models folder, got {file!r}")
+        if len(entry["sha256"]) != 64 or any(c not in "0123456789abcdef" for c in entry["sha256"]):
+            raise ModelError(f"{where}: 'sha256' must be 64 lowercase hex digits, got {entry['sha256']!r}")
+        task = entry["task"]
+        _check_fields(entry, TASK_FIELDS.get(task, {}), where)
+        _check_fields(entry["input"], TASK_INPUT_FIELDS.get(task, {}), f"{where}, 'input'")
+        if task in TASK_INPUT_FIELDS and entry["input"]["color"] not in _COLORS:
+            color = entry["input"]["color"]
+            raise ModelError(f"{where}: input 'color' must be one of {', '.join(_COLORS)}, got {color!r}")
+        for name in ("labels", "bin_ages"):
+            if name in TASK_FIELDS.get(task, {}) and not entry[name]:
+                raise ModelError(f"{where}: {name!r} must not be empty")
+
+
+def _check_fields(entry: dict[str, Any], fields: dict[str, type | tuple[type, ...]], where: str) -> None:
+    for name, kind in fields.items():
+        if name not in entry:
+            raise ModelError(f"{where}: missing {name!r}")
+        value = entry[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise ModelError(f"{where}: {name!r} must be {expected}, got {value!r}")
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "null")
+
+
 def find_package_data(subdir: str, marker: str) -> Path:
     """The folder ``subdir`` of this package's data (models, msg) that holds ``marker``.
 
@@ -100,6 +165,9 @@ class ModelStore:
             raise ModelError(f"cannot read model manifest {manifest_path}: {error}") from error
         except json.JSONDecodeError as error:
             raise ModelError(f"model manifest {manifest_path} is not valid JSON: {error}") from error
+        except UnicodeDecodeError as error:
+            raise ModelError(f"model manifest {manifest_path} is not UTF-8 text: {error}") from error
+        validate_manifest(self.manifest, manifest_path)
         self._verified: set[str] = set()
 
     def entry(self, model_id: str) -> ModelEntry:

@@ -172,7 +172,8 @@ class FaceTracker:
         dt = 0.0 if self._last_time_s is None else time_s - self._last_time_s
         self._last_time_s = time_s
         weight = 1.0 if self.config.smoothing_tau_s == 0 else 1.0 - math.exp(-dt / self.config.smoothing_tau_s)
-        events: list[FaceEvent] = []
+        # Expire first: a track unseen for longer than max_missing_s is gone, even if its person is back now.
+        events = self._expire(time_s)
         for track in self._tracks:
             track.matched_now = False
 
@@ -189,24 +190,8 @@ class FaceTracker:
                 track.smooth(face, 1.0)
                 self._tracks.append(track)
 
-        survivors = []
-        for track in self._tracks:
-            if not track.confirmed and not track.matched_now:
-                continue  # a tentative track must be seen on consecutive frames
-            if time_s - track.last_seen_s > self.config.max_missing_s:
-                if track.confirmed:
-                    events.append(
-                        FaceEvent(
-                            EventType.DISAPPEARED,
-                            track.track_id,
-                            time_s,
-                            track.emotion_state,
-                            track_age_s=time_s - track.first_seen_s,
-                        )
-                    )
-                continue
-            survivors.append(track)
-        self._tracks = survivors
+        # A tentative track must be seen on consecutive frames.
+        self._tracks = [t for t in self._tracks if t.confirmed or t.matched_now]
 
         tracked = []
         for track in self._tracks:
@@ -231,6 +216,18 @@ class FaceTracker:
                     TrackedFace(track.track_id, time_s - track.first_seen_s, track.face, track.smoothed_face())
                 )
         return tracked, events
+
+    def _expire(self, time_s: float) -> list[FaceEvent]:
+        """Drop tracks unseen for more than ``max_missing_s``; a DISAPPEARED event for each confirmed one."""
+        events, survivors = [], []
+        for track in self._tracks:
+            if time_s - track.last_seen_s <= self.config.max_missing_s:
+                survivors.append(track)
+            elif track.confirmed:
+                age_s = time_s - track.first_seen_s
+                events.append(FaceEvent(EventType.DISAPPEARED, track.track_id, time_s, track.emotion_state, "", age_s))
+        self._tracks = survivors
+        return events
 
     def update_or_restart(
         self, faces: list[FaceResult], time_s: float

@@ -37,8 +37,12 @@ def image_to_bgr(msg: Image, max_side_px: int, use_cv_bridge: bool = True) -> np
 
 
 def compressed_to_bgr(msg: CompressedImage, max_side_px: int) -> np.ndarray:
-    """A sensor_msgs/CompressedImage as uint8 BGR; raises ImageError when it cannot be decoded."""
-    return decode_compressed(msg.data, max_side_px)
+    """A sensor_msgs/CompressedImage (JPEG or PNG, checked against ``format``) as uint8 BGR.
+
+    The size is read from the header first, so an oversized image is refused before it is decoded.
+    Raises ImageError when it cannot be used.
+    """
+    return decode_compressed(msg.data, max_side_px, msg.format)
 
 
 def bgr_to_image(image: np.ndarray, header: Header) -> Image:

@@ -41,6 +41,7 @@ from face_perception.ros.diagnostics import FrameStats
 from face_perception.ros.params import declare_and_read
 
 RESULT_QOS_DEPTH = 10
+STAMP_WARNING_PERIOD_S = 10.0  # stamps that keep going backwards (shuffled or looping input) warn this often
 
 
 class FacePerceptionNode(Node):
@@ -54,6 +55,7 @@ class FacePerceptionNode(Node):
         self.tracker = FaceTracker(tracking) if tracking.enabled else None
         self.stats = FrameStats()
         self._ids = itertools.count(1)
+        self._restarts = 0
         self._pending: Image | CompressedImage | None = None
         self._wake = threading.Condition()
         self._running = True
@@ -124,7 +126,11 @@ class FacePerceptionNode(Node):
         stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
         tracked, events, restarted = self.tracker.update_or_restart(faces, stamp_s)
         if restarted:
-            self.get_logger().warning("image stamps went backwards: tracks restarted")
+            self._restarts += 1
+            self.get_logger().warning(
+                f"image stamps went backwards: tracks restarted ({self._restarts} times so far)",
+                throttle_duration_sec=STAMP_WARNING_PERIOD_S,
+            )
         return tracked, events
 
     def _report_failure(self, msg: Image | CompressedImage, error: Exception) -> None:

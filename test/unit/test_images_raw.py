@@ -136,9 +136,11 @@ def test_compressed_decode_and_errors(frame):
     assert decoded.shape == frame.shape
     with pytest.raises(ImageError, match="empty"):
         decode_compressed(b"")
-    with pytest.raises(ImageError, match="cannot be decoded"):
+    with pytest.raises(ImageError, match="JPEG header is truncated"):
         decode_compressed(jpeg.tobytes()[:40])
     with pytest.raises(ImageError, match="cannot be decoded"):
+        decode_compressed(jpeg.tobytes()[:400])
+    with pytest.raises(ImageError, match="not a JPEG or PNG"):
         decode_compressed(b"not an image at all")
     with pytest.raises(ImageError, match="max_image_side_px"):
         decode_compressed(jpeg.tobytes(), max_side_px=50)

@@ -58,6 +58,57 @@ def test_unknown_model_id_and_broken_manifest(models_copy):
         ModelStore(models_copy / "missing")
 
 
+def _edit_manifest(models_copy, edit) -> None:
+    import json
+
+    path = models_copy / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(edit(manifest)))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: list(m["models"].values()), "must be a JSON object, got a JSON list"),
+        (lambda m: {"schema_version": 1}, "needs a 'models' object"),
+        (lambda m: m["models"]["gender_dlib_v1"].pop("file") and m, "entry 'gender_dlib_v1': missing 'file'"),
+        (lambda m: m["models"]["age_dlib_v1"].pop("sha256") and m, "entry 'age_dlib_v1': missing 'sha256'"),
+        (lambda m: m["models"]["emotion_chipnet"].pop("input") and m, "entry 'emotion_chipnet': missing 'input'"),
+        (lambda m: m["models"]["age_dlib_v1"].pop("bin_ages") and m, "entry 'age_dlib_v1': missing 'bin_ages'"),
+        (lambda m: m["models"]["eyewear_chipnet"]["input"].pop("size") and m, "'input': missing 'size'"),
+        (lambda m: m["models"]["gender_dlib_v1"].update(sha256="abc") or m, "'sha256' must be 64 lowercase hex"),
+        (lambda m: m["models"]["gender_dlib_v1"].update(file="../x.onnx") or m, "inside the models folder"),
+        (lambda m: m["models"].update(extra=[1, 2]) or m, "entry 'extra' must be a JSON object"),
+        (lambda m: m["models"]["emotion_chipnet"]["input"].update(size="64") or m, "'size' must be int"),
+    ],
+)
+def test_malformed_manifest_names_the_file_and_the_entry(models_copy, edit, message):
+    _edit_manifest(models_copy, edit)
+    with pytest.raises(ModelError, match=message) as info:
+        FacePipeline(PipelineConfig(models_dir=str(models_copy)))
+    assert str(models_copy / "manifest.json") in str(info.value)
+
+
+def test_manifest_entries_of_other_model_kinds_are_accepted(models_copy):
+    """Entries for tasks this version does not run (their own input fields) only need the common fields."""
+
+    def add(manifest):
+        manifest["models"]["person_detector"] = {
+            "file": "person.onnx",
+            "sha256": "0" * 64,
+            "task": "object_detection",
+            "input": {"layout": "NCHW", "size": [640, 640], "letterbox": True},
+            "classes": ["person"],
+        }
+        manifest["models"]["pose"] = {"file": "pose.onnx", "sha256": "1" * 64, "task": "pose", "input": {}}
+        return manifest
+
+    _edit_manifest(models_copy, add)
+    store = ModelStore(models_copy)
+    assert store.entry("person_detector").task == "object_detection"
+    assert FacePipeline(PipelineConfig(models_dir=str(models_copy))).heads
+
+
 def _tiny_classifier(tmp_path, channels: int, size: int, classes: int):
     """A one-node ONNX graph [N, C, size, size] -> softmax over ``classes``, built in the test."""
     graph = helper.make_graph(

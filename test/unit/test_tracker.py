@@ -201,3 +201,21 @@ def test_time_based_smoothing_beats_the_mode_of_ten_frames():
     # The time-based average reacts after the same time at any frame rate; a 10-frame mode does not.
     assert max(lag_s.values()) - min(lag_s.values()) < 0.25
     assert max(mode_lag_s.values()) / min(mode_lag_s.values()) > 4
+
+
+def test_a_person_back_after_max_missing_s_is_a_new_track(pipeline, astronaut):
+    """Expiry comes before matching: the same face 600 s later is not the old track refreshed."""
+    faces = pipeline.process(astronaut).faces
+    assert len(faces) == 1
+    tracker = FaceTracker(TrackerConfig(min_hits=3, max_missing_s=1.0))
+    for frame in range(3):
+        tracked, _ = tracker.update(faces, frame * 0.1)
+    assert [t.track_id for t in tracked] == [1]
+    tracked, events = tracker.update(faces, 600.0)  # nobody for 10 minutes, then the same face
+    assert [(e.type, e.track_id) for e in events] == [(EventType.DISAPPEARED, 1)]
+    assert events[0].track_age_s == pytest.approx(600.0)
+    assert tracked == [] and tracker.active_track_ids == []  # a new tentative track, not yet confirmed
+    for frame in range(1, 3):
+        tracked, events = tracker.update(faces, 600.0 + frame * 0.1)
+    assert [(t.track_id, round(t.age_s, 3)) for t in tracked] == [(2, 0.2)]
+    assert [(e.type, e.track_id) for e in events] == [(EventType.APPEARED, 2)]
