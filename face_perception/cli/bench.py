@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from face_perception.cli import bench_photos as photos
 from face_perception.core.config import load_pipeline_config
 from face_perception.core.images import read_image
 from face_perception.core.pipeline import FacePipeline
@@ -22,7 +23,20 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "astronaut.j
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", type=int, nargs="+", default=[1, 4, 16], help="faces per frame to measure")
-    parser.add_argument("--repeats", type=int, default=20, help="timed runs per measurement")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 20; photos: 3 passes)")
+    parser.add_argument(
+        "--photos", type=Path, help="time every photo of this folder per stage (recall where it has labels.json)"
+    )
+    parser.add_argument(
+        "--blended",
+        type=Path,
+        help="like --photos on the blended set in this folder, built first from --data when it has no labels.json",
+    )
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data (for --blended)")
+    parser.add_argument("--frames", type=int, default=200, help="frames of a new blended set")
+    parser.add_argument("--split", default="dev", choices=["dev", "train"], help="UTKFace split of a new blended set")
+    parser.add_argument("--seed", type=int, default=0, help="seed of a new blended set")
+    parser.add_argument("--limit", type=int, help="time only the first N photos")
     parser.add_argument("--config", type=Path, help="parameters YAML")
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
 
@@ -72,8 +86,11 @@ def _measure(pipeline: FacePipeline, tracker: FaceTracker, count: int, repeats: 
 def run(args: argparse.Namespace) -> int:
     config = load_pipeline_config(args.config)
     pipeline = FacePipeline(config)
+    if args.blended is not None or args.photos is not None:
+        return photos.run_photos(args, pipeline)
+    repeats = args.repeats or 20
     report = {
-        f"{count}_faces": _measure(pipeline, FaceTracker(config.tracking), count, args.repeats) for count in args.faces
+        f"{count}_faces": _measure(pipeline, FaceTracker(config.tracking), count, repeats) for count in args.faces
     }
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")

@@ -16,6 +16,7 @@ from face_perception.core.models.detector import RetinaFaceDetector
 from face_perception.core.preprocess import align_faces, resize_crops
 from face_perception.core.registry import HEAD_CLASSES
 from face_perception.core.runtime import ModelStore
+from face_perception.core.timing import StageTimer, maybe_stage
 from face_perception.core.types import Box, Detection, FaceResult, FrameResult
 
 # Face crops smaller than this are enlarged before the detector looks for their landmarks.
@@ -35,17 +36,21 @@ class FacePipeline:
             if head.enabled
         }
 
-    def process(self, image: np.ndarray) -> FrameResult:
+    def process(self, image: np.ndarray, timer: StageTimer | None = None) -> FrameResult:
         """Detect and classify every face of one image (gray, BGR or BGRA uint8).
+
+        ``timer`` (benchmarks) records each stage: the detector's, then ``<head>_chips`` and ``<head>``.
 
         Raises:
             ImageError: the image is empty, too large or of an unsupported type.
         """
         start = time.perf_counter()
         image_bgr = as_bgr(image, self.config.max_image_side_px)
-        detections = self.detector.detect(image_bgr)
+        detections = self.detector.detect(image_bgr, timer)
         faces = self._classify(
-            detections, lambda size, padding: align_faces(image_bgr, [d.landmarks for d in detections], size, padding)
+            detections,
+            lambda size, padding: align_faces(image_bgr, [d.landmarks for d in detections], size, padding),
+            timer,
         )
         height, width = image_bgr.shape[:2]
         return FrameResult(faces, width, height, time.perf_counter() - start)
@@ -115,18 +120,23 @@ class FacePipeline:
         return min(detections, key=distance)
 
     def _classify(
-        self, detections: list[Detection], make_chips: Callable[[int, float], np.ndarray]
+        self,
+        detections: list[Detection],
+        make_chips: Callable[[int, float], np.ndarray],
+        timer: StageTimer | None = None,
     ) -> list[FaceResult]:
         """Run every head on its chips (``make_chips(size, padding)``, cut once per chip spec)."""
         faces = [FaceResult(detection=d) for d in detections]
         if not faces:
             return faces
         chips_by_spec: dict[tuple[int, float], np.ndarray] = {}
-        for head in self.heads.values():
+        for name, head in self.heads.items():
             key = (head.spec.size, head.spec.crop_padding)
             if key not in chips_by_spec:
-                chips_by_spec[key] = make_chips(*key)
-            predictions = head.predict(chips_by_spec[key])
+                with maybe_stage(timer, f"{name}_chips"):
+                    chips_by_spec[key] = make_chips(*key)
+            with maybe_stage(timer, name):
+                predictions = head.predict(chips_by_spec[key])
             faces = [
                 dataclasses.replace(face, **{head.result_field: prediction})
                 for face, prediction in zip(faces, predictions, strict=True)
