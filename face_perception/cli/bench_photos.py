@@ -48,8 +48,13 @@ def _frames(args: argparse.Namespace) -> tuple[Path, list[LabeledFrame], bool]:
     if args.blended is not None:
         folder = args.blended
         if not (folder / LABELS_NAME).is_file():
-            LOG.info("building the blended set in %s from %s (%d frames, %s faces)", folder, args.data, args.frames,
-                     args.split)
+            LOG.info(
+                "building the blended set in %s from %s (%d frames, %s faces)",
+                folder,
+                args.data,
+                args.frames,
+                args.split,
+            )
             build_blended(args.data, folder, frames=args.frames, split=args.split, seed=args.seed)
     else:
         folder = args.photos
@@ -158,7 +163,8 @@ def _print(report: dict[str, object]) -> None:
         out.write(f"{name:<22}{w['median_ms']:>12.2f}{w['p90_ms']:>10.2f}{c['median_ms']:>12.2f}{c['p90_ms']:>10.2f}\n")
     if "heads_per_face_cpu_ms" in report:
         out.write(
-            f"heads per face: {report['heads_per_face_wall_ms']:.2f} ms wall, {report['heads_per_face_cpu_ms']:.2f} ms cpu "
+            f"heads per face: {report['heads_per_face_wall_ms']:.2f} ms wall, "
+            f"{report['heads_per_face_cpu_ms']:.2f} ms cpu "
             f"({', '.join(f'{k} {v:.2f}' for k, v in report['per_face_cpu_ms'].items())})\n"
         )
     if "recall" in report:

@@ -62,8 +62,13 @@ def quantize(
     source_id: str, new_id: str, data: Path, models_dir: Path | None = None, count: int = 200, seed: int = 1
 ) -> dict:
     """Write ``<new_id>.onnx`` (static int8) beside ``source_id`` and add it to the manifest; return its entry."""
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
-    from onnxruntime.quantization import quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     store = ModelStore(models_dir)
