@@ -178,11 +178,11 @@ def export_models(out_dir: Path, wheel_dir: Path | None = None) -> dict[str, Any
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
         log.info("wrote %s (%d bytes)", out_dir / name, len(data))
-    # Models trained by the project (no wheel source) stay as they are.
+    # Models trained or quantized by the project (no wheel source) stay as they are.
     previous = out_dir / MANIFEST_NAME
     if previous.is_file():
         for model_id, entry in json.loads(previous.read_text()).get("models", {}).items():
-            if "training" in entry and model_id not in models:
+            if ("training" in entry or "quantized_from" in entry) and model_id not in models:
                 models[model_id] = entry
     manifest = {"schema_version": 1, "models": models}
     previous.write_text(json.dumps(manifest, indent=2) + "\n")

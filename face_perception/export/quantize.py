@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import version_converter
 
 from face_perception.core.config import PipelineConfig
 from face_perception.core.images import read_image
@@ -33,6 +35,13 @@ from face_perception.core.runtime import MANIFEST_NAME, ModelStore
 from face_perception.evaluation.blended import FRAME_SIZE, _cover, build_blended
 
 LOG = logging.getLogger("face_perception.quantize")
+MIN_OPSET = 13
+METHODS = {
+    "minmax": lambda m: m.MinMax,
+    "minmax_average": lambda m: m.MinMax,  # with CalibMovingAverage: ranges averaged over batches
+    "percentile": lambda m: m.Percentile,
+    "entropy": lambda m: m.Entropy,
+}
 
 
 def detector_calibration(data: Path, work: Path, frames: int, seed: int) -> Iterator[np.ndarray]:
@@ -59,9 +68,19 @@ def head_calibration(data: Path, store: ModelStore, model_id: str, count: int, s
 
 
 def quantize(
-    source_id: str, new_id: str, data: Path, models_dir: Path | None = None, count: int = 200, seed: int = 1
+    source_id: str,
+    new_id: str,
+    data: Path,
+    models_dir: Path | None = None,
+    count: int = 200,
+    seed: int = 1,
+    method: str = "minmax",
+    keep_float: tuple[str, ...] = (),
 ) -> dict:
-    """Write ``<new_id>.onnx`` (static int8) beside ``source_id`` and add it to the manifest; return its entry."""
+    """Write ``<new_id>.onnx`` (static int8) beside ``source_id`` and add it to the manifest; return its entry.
+
+    ``method``: calibration (minmax, percentile, entropy); ``keep_float``: node-name prefixes left in float.
+    """
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -93,7 +112,12 @@ def quantize(
                 return None if item is None else {input_name: item}
 
         source = work / "source.onnx"
-        source.write_bytes(store.verified_bytes(source_id))
+        model = onnx.load_from_string(store.verified_bytes(source_id))
+        opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+        if opset < MIN_OPSET:  # per-channel DequantizeLinear needs opset 13
+            model = version_converter.convert_version(model, MIN_OPSET)
+        onnx.save(model, source)
+        excluded = [n.name for n in model.graph.node if keep_float and n.name.startswith(keep_float)]
         prepared = work / "prepared.onnx"
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         target = work / "int8.onnx"
@@ -105,7 +129,9 @@ def quantize(
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
+            calibrate_method=METHODS[method](CalibrationMethod),
+            nodes_to_exclude=excluded,
+            extra_options={"CalibMovingAverage": method == "minmax_average"},
         )
         model_bytes = target.read_bytes()
     file = f"{new_id}.onnx"
@@ -120,8 +146,11 @@ def quantize(
         "model": source_id,
         "sha256": entry.sha256,
         "calibration": calibration,
-        "method": "onnxruntime.quantization.quantize_static, QDQ, MinMax, weights int8 per channel, activations uint8",
-        "command": f"python -m face_perception.export.quantize {source_id} {new_id} --data ../shared/data",
+        "method": f"onnxruntime.quantization.quantize_static, QDQ, {method} calibration, "
+        "weights int8 per channel, activations uint8",
+        "kept_float": list(keep_float),
+        "command": f"python -m face_perception.export.quantize {source_id} {new_id} --data ../shared/data "
+        f"--count {count} --seed {seed} --method {method}" + "".join(f" --keep-float {k}" for k in keep_float),
     }
     manifest["models"][new_id] = {"file": file, "sha256": hashlib.sha256(model_bytes).hexdigest(), **new_entry}
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -136,9 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path)
     parser.add_argument("--count", type=int, default=200, help="calibration frames (detector) or faces (heads)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--method", choices=sorted(METHODS), default="minmax", help="calibration method")
+    parser.add_argument("--keep-float", action="append", default=[], help="node-name prefix to leave in float")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    entry = quantize(args.source, args.target, args.data, args.models_dir, args.count, args.seed)
+    entry = quantize(
+        args.source,
+        args.target,
+        args.data,
+        args.models_dir,
+        args.count,
+        args.seed,
+        args.method,
+        tuple(args.keep_float),
+    )
     sys.stdout.write(json.dumps({args.target: {"file": entry["file"], "sha256": entry["sha256"]}}) + "\n")
     return 0
 
