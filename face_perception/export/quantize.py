@@ -52,7 +52,7 @@ def detector_calibration(data: Path, work: Path, frames: int, seed: int) -> Iter
     paths += sorted((data / "coco_mini" / "images_train2017").glob("*.jpg"))[: frames // 2]
     for path in paths:
         image = _cover(read_image(path), *FRAME_SIZE)
-        yield pipeline.detector._preprocess(image)[0]
+        yield pipeline.detector._preprocess(image)[0].copy()  # the detector reuses its buffer
 
 
 def head_calibration(data: Path, store: ModelStore, model_id: str, count: int, seed: int) -> Iterator[np.ndarray]:
