@@ -25,7 +25,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -34,28 +33,21 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from face_perception.core.images import list_images, read_image
+from face_perception.core.images import list_images
+from face_perception.evaluation.blended import LabeledFrame, panning_sequence, read_labeled_folder
 from face_perception.msg import FaceArray
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 640, 480
-PAN_PX = 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def make_frames(folder: Path, count: int, hold: int) -> list[bytes]:
     """``count`` bgr8 640x480 frames: each photo of ``folder`` held ``hold`` frames, panning 2 px a frame."""
-    paths = list_images([folder])
-    if not paths:
+    photos = read_labeled_folder(folder) or [LabeledFrame(p, np.empty((0, 4))) for p in list_images([folder])]
+    if not photos:
         raise SystemExit(f"no images in {folder}; build them with: face-perception bench --blended {folder}")
-    margin = PAN_PX * hold
-    frames: list[bytes] = []
-    for index in range(count):
-        photo = read_image(paths[(index // hold) % len(paths)])
-        wide = cv2.resize(photo, (WIDTH + margin, HEIGHT + margin // 2), interpolation=cv2.INTER_LINEAR)
-        shift = PAN_PX * (index % hold)
-        frames.append(np.ascontiguousarray(wide[margin // 4 : margin // 4 + HEIGHT, shift : shift + WIDTH]).tobytes())
-    return frames
+    return [frame.image.tobytes() for frame in panning_sequence(photos, count, hold)]
 
 
 def process_cpu_s(pid: int) -> float:

@@ -95,8 +95,12 @@ def process_bag(
                 summary.frames[connection.topic] = 0
             errors = writer.add_connection(ERRORS_TOPIC, messages.DIAGNOSTIC_STATUS, typestore=store)
             next_id = 1
+            previous_topic = None
             for connection, timestamp, raw in reader.messages(connections=connections):
                 topic = connection.topic
+                if topic != previous_topic:  # another camera: no face carried over (detector.full_frame_every)
+                    pipeline.reset()
+                    previous_topic = topic
                 summary.frames[topic] += 1
                 record: dict[str, Any] = {"topic": topic, "log_time_ns": timestamp}
                 header = None

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def _analyze_images(pipeline: FacePipeline, paths: list[Path]):
     for path in paths:
         try:
+            pipeline.reset()  # unrelated photos: no face carried over (detector.full_frame_every)
             result = pipeline.process(read_image(path))
         except FacePerceptionError as error:
             yield {"image": str(path), "error": str(error)}

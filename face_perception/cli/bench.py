@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="dev", choices=["dev", "train"], help="UTKFace split of a new blended set")
     parser.add_argument("--seed", type=int, default=0, help="seed of a new blended set")
     parser.add_argument("--limit", type=int, help="time only the first N photos")
+    parser.add_argument(
+        "--hold",
+        type=int,
+        help="photos as a camera sequence: each held HOLD frames while the view pans 2 px a frame",
+    )
+    parser.add_argument("--sequence-frames", type=int, default=600, help="frames of the --hold sequence")
     parser.add_argument("--config", type=Path, help="parameters YAML")
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
 

@@ -19,7 +19,13 @@ import numpy as np
 from face_perception.core.images import list_images, read_image
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.timing import StageTimer
-from face_perception.evaluation.blended import LABELS_NAME, LabeledFrame, build_blended, read_labeled_folder
+from face_perception.evaluation.blended import (
+    LABELS_NAME,
+    LabeledFrame,
+    build_blended,
+    panning_sequence,
+    read_labeled_folder,
+)
 
 LOG = logging.getLogger("face_perception.bench")
 MATCH_IOU = 0.3  # the blended labels are a fixed share of each pasted crop, so matching is loose
@@ -66,7 +72,11 @@ def _frames(args: argparse.Namespace) -> tuple[Path, list[LabeledFrame], bool]:
 
 def _stats(values_s: list[float]) -> dict[str, float]:
     values = 1000.0 * np.asarray(values_s)
-    return {"median_ms": round(float(np.median(values)), 3), "p90_ms": round(float(np.percentile(values, 90)), 3)}
+    return {
+        "median_ms": round(float(np.median(values)), 3),
+        "p90_ms": round(float(np.percentile(values, 90)), 3),
+        "mean_ms": round(float(np.mean(values)), 3),
+    }
 
 
 def run_photos(args: argparse.Namespace, pipeline: FacePipeline) -> int:
@@ -76,7 +86,9 @@ def run_photos(args: argparse.Namespace, pipeline: FacePipeline) -> int:
     if not frames:
         LOG.error("no images in %s", folder)
         return 1
-    images = [read_image(frame.path) for frame in frames]
+    if args.hold:
+        frames = panning_sequence(frames, args.sequence_frames, args.hold)
+    images = [frame.image if frame.image is not None else read_image(frame.path) for frame in frames]
     passes = args.repeats or 3
     for image in images[:3]:  # warm-up
         pipeline.process(image)
@@ -86,6 +98,7 @@ def run_photos(args: argparse.Namespace, pipeline: FacePipeline) -> int:
     detected: list[np.ndarray] = []
     face_counts = np.zeros(len(images), dtype=int)
     for pass_index in range(passes):
+        pipeline.reset()
         for index, image in enumerate(images):
             timer = StageTimer()
             with timer.stage("frame"):
@@ -110,6 +123,8 @@ def run_photos(args: argparse.Namespace, pipeline: FacePipeline) -> int:
         "faces_per_frame": round(float(face_counts.mean()), 2),
         "detector": pipeline.config.detector.model,
         "max_input_side_px": pipeline.config.detector.max_input_side_px,
+        "full_frame_every": pipeline.config.detector.full_frame_every,
+        "sequence_hold": args.hold,
         "heads": {name: head.entry.model_id for name, head in pipeline.heads.items()},
         "frame_wall": _stats(per_frame(wall, "frame")),
         "frame_cpu": _stats(per_frame(cpu, "frame")),
@@ -153,14 +168,20 @@ def _print(report: dict[str, object]) -> None:
     out = sys.stdout
     out.write(
         f"{report['frames']} frames x {report['passes']} passes, {report['faces_per_frame']} faces/frame, "
-        f"detector {report['detector']} at {report['max_input_side_px']} px\n"
+        f"detector {report['detector']} at {report['max_input_side_px']} px, whole frame every "
+        f"{report['full_frame_every']} frame(s)"
+        + (f", sequence holding each photo {report['sequence_hold']} frames" if report["sequence_hold"] else "")
+        + "\n"
     )
-    out.write(f"{'stage':<22}{'wall median':>12}{'wall p90':>10}{'cpu median':>12}{'cpu p90':>10}\n")
+    out.write(f"{'stage':<22}{'wall median':>12}{'wall p90':>10}{'cpu median':>12}{'cpu p90':>10}{'cpu mean':>10}\n")
     rows = [("frame", report["frame_wall"], report["frame_cpu"])]
     rows += [(k, report[f"{k}_wall"], report[f"{k}_cpu"]) for k in ("detector", "heads")]
     rows += [(f"  {k}", v["wall"], v["cpu"]) for k, v in report["stages"].items()]
     for name, w, c in rows:
-        out.write(f"{name:<22}{w['median_ms']:>12.2f}{w['p90_ms']:>10.2f}{c['median_ms']:>12.2f}{c['p90_ms']:>10.2f}\n")
+        out.write(
+            f"{name:<22}{w['median_ms']:>12.2f}{w['p90_ms']:>10.2f}{c['median_ms']:>12.2f}{c['p90_ms']:>10.2f}"
+            f"{c['mean_ms']:>10.2f}\n"
+        )
     if "heads_per_face_cpu_ms" in report:
         out.write(
             f"heads per face: {report['heads_per_face_wall_ms']:.2f} ms wall, "

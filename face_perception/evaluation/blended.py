@@ -26,10 +26,14 @@ UTK_FACE_BOX = (0.08, 0.0, 0.92, 0.98)
 
 @dataclass(frozen=True)
 class LabeledFrame:
-    """One frame of a labeled photo folder: its path and the face boxes [N, 4] (x1, y1, x2, y2)."""
+    """One frame of a labeled photo folder: its path and the face boxes [N, 4] (x1, y1, x2, y2).
+
+    ``image`` holds the pixels where the frame exists only in memory (a panning sequence).
+    """
 
     path: Path
     faces: np.ndarray
+    image: np.ndarray | None = None
 
 
 def _cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -121,3 +125,32 @@ def read_labeled_folder(folder: Path) -> list[LabeledFrame] | None:
         LabeledFrame(folder / record["file"], np.array(record["faces"], float).reshape(-1, 4))
         for record in document["frames"]
     ]
+
+
+PAN_PX = 2
+
+
+def panning_sequence(frames: list[LabeledFrame], count: int, hold: int) -> list[LabeledFrame]:
+    """A camera-like sequence of ``count`` frames, in memory.
+
+    Each photo is held ``hold`` frames while the 640x480 view pans PAN_PX pixels a frame across
+    it (the photo is enlarged slightly to leave room); the labels move with the view. Returns
+    frames whose ``path`` is the source photo and whose ``image`` holds the view.
+    """
+    width, height = FRAME_SIZE
+    margin = PAN_PX * hold
+    wide_size = (width + margin, height + margin // 2)
+    scale = np.array([wide_size[0] / width, wide_size[1] / height] * 2)
+    sequence, cache = [], {}
+    for index in range(count):
+        source = frames[(index // hold) % len(frames)]
+        if source.path not in cache:
+            cache = {source.path: cv2.resize(read_image(source.path), wide_size, interpolation=cv2.INTER_LINEAR)}
+        shift = PAN_PX * (index % hold)
+        top = margin // 4
+        view = np.ascontiguousarray(cache[source.path][top : top + height, shift : shift + width])
+        faces = (source.faces * scale - np.array([shift, top, shift, top])).reshape(-1, 4)
+        centres = (faces[:, :2] + faces[:, 2:]) / 2
+        inside = (centres[:, 0] >= 0) & (centres[:, 0] < width) & (centres[:, 1] >= 0) & (centres[:, 1] < height)
+        sequence.append(LabeledFrame(source.path, faces[inside], view))
+    return sequence

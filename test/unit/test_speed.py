@@ -138,3 +138,56 @@ def test_int8_heads_agree_with_their_float_models(store):
             p_full = np.array([e.probability for e in full.predict(chips)])
             p_int8 = np.array([e.probability for e in int8.predict(chips)])
             assert np.abs(p_full - p_int8).max() < 0.1
+
+
+def test_detect_near_finds_the_face_again_after_it_moved(store, astronaut):
+    detector = RetinaFaceDetector.from_store(DetectorConfig(model="retinaface_mnet025_int8"), store)
+    (face,) = detector.detect(astronaut)
+    moved = np.ascontiguousarray(np.roll(astronaut, (9, 14), axis=(0, 1)))
+    (again,) = detector.detect_near(moved, [face.box])
+    assert again is not None
+    np.testing.assert_allclose(again.box.as_list(), np.array(face.box.as_list()) + [14, 9, 14, 9], atol=6)
+    np.testing.assert_allclose(again.landmarks, face.landmarks + [14, 9], atol=4)
+    # nothing near an empty patch of the photo
+    far = detector.detect_near(astronaut, [type(face.box)(400.0, 400.0, 440.0, 440.0)])
+    assert far == [None]
+
+
+def test_sequence_mode_searches_the_whole_frame_every_nth_frame(astronaut):
+    config = PipelineConfig.from_parameters({"detector.full_frame_every": 3})
+    pipeline = FacePipeline(config)
+    frames = [np.ascontiguousarray(np.roll(astronaut, 3 * i, axis=1)) for i in range(6)]
+    stages, results = [], []
+    for frame in frames:
+        timer = StageTimer()
+        results.append(pipeline.process(frame, timer))
+        stages.append(set(timer.stages))
+    assert all(len(r.faces) == 1 for r in results)
+    # whole-frame passes (0 and 3) run every head; the others run emotion only and carry the rest
+    assert [("eyeglasses" in s) for s in stages] == [True, False, False, True, False, False]
+    assert all("emotion" in s for s in stages)
+    assert results[1].faces[0].age == results[0].faces[0].age
+    assert results[1].faces[0].detection.box.x_min == pytest.approx(results[0].faces[0].detection.box.x_min + 3, abs=3)
+    pipeline.reset()
+    timer = StageTimer()
+    pipeline.process(frames[0], timer)
+    assert "eyeglasses" in timer.stages
+
+
+def test_sequence_mode_off_gives_the_same_results_as_before(pipeline, astronaut):
+    again = FacePipeline(PipelineConfig.from_parameters({"detector.full_frame_every": 1}))
+    for _ in range(2):
+        first, second = pipeline.process(astronaut).faces, again.process(astronaut).faces
+        assert first[0].age == second[0].age and first[0].detection.box == second[0].detection.box
+
+
+def test_panning_sequence_moves_labels_with_the_view(blended):
+    from face_perception.evaluation.blended import panning_sequence
+
+    _, frames = blended
+    sequence = panning_sequence(frames, 8, 4)
+    assert len(sequence) == 8 and all(f.image.shape == (480, 640, 3) for f in sequence)
+    assert sequence[0].path == sequence[3].path != sequence[4].path
+    first, later = sequence[0].faces, sequence[2].faces
+    if len(first) == len(later):
+        np.testing.assert_allclose(later[:, 0], first[:, 0] - 4)

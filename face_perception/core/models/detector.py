@@ -20,6 +20,10 @@ _ANCHOR_SIZES = ((16, 32), (64, 128), (256, 512))
 _CENTER_VARIANCE = 0.1
 _SIZE_VARIANCE = 0.2
 _OUTPUTS = ("loc", "conf", "landmarks")
+# Looking again near known faces: a square of ROI_SCALE times the face's longer side around
+# its last box, seen at ROI_PX x ROI_PX (the face then spans about ROI_PX / ROI_SCALE pixels).
+ROI_SCALE = 2.0
+ROI_PX = 192
 
 
 @lru_cache(maxsize=8)
@@ -46,6 +50,15 @@ def decode(loc: np.ndarray, landmarks: np.ndarray, anchors: np.ndarray) -> tuple
     offsets = landmarks.reshape(-1, 5, 2)
     points = anchors[:, None, :2] + offsets * _CENTER_VARIANCE * anchors[:, None, 2:]
     return boxes, points
+
+
+def _iou(a: Box, b: Box) -> float:
+    width = min(a.x_max, b.x_max) - max(a.x_min, b.x_min)
+    height = min(a.y_max, b.y_max) - max(a.y_min, b.y_min)
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / (a.width * a.height + b.width * b.height - inter)
 
 
 class RetinaFaceDetector:
@@ -85,6 +98,60 @@ class RetinaFaceDetector:
             loc, conf, landmarks = self._session.run(list(_OUTPUTS), {self._input_name: tensor})
         with maybe_stage(timer, "detector_post"):
             return self._postprocess(loc[0], conf[0], landmarks[0], tensor.shape[2:], scale)
+
+    def detect_near(
+        self, image_bgr: np.ndarray, boxes: list[Box], timer: StageTimer | None = None
+    ) -> list[Detection | None]:
+        """For each known face box, the face found again near it in this image, or None.
+
+        All regions go through the network in one batch of ROI_PX x ROI_PX inputs, much less
+        work than the whole frame. Only faces near the given boxes can be found.
+        """
+        if not boxes:
+            return []
+        with maybe_stage(timer, "detector_pre"):
+            origins, scales, regions = [], [], []
+            for box in boxes:
+                side = ROI_SCALE * max(box.width, box.height, 1.0)
+                x0 = (box.x_min + box.x_max - side) / 2
+                y0 = (box.y_min + box.y_max - side) / 2
+                scale = ROI_PX / side
+                matrix = np.array([[scale, 0.0, -scale * x0], [0.0, scale, -scale * y0]])
+                regions.append(
+                    cv2.warpAffine(
+                        image_bgr,
+                        matrix,
+                        (ROI_PX, ROI_PX),
+                        flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=self._mean_scalar,  # zero after the mean is taken off
+                    )
+                )
+                origins.append((x0, y0))
+                scales.append(scale)
+            tensor = cv2.dnn.blobFromImages(regions, scalefactor=1.0, mean=self._mean_scalar, swapRB=False, crop=False)
+        with maybe_stage(timer, "detector_net"):
+            loc, conf, landmarks = self._session.run(list(_OUTPUTS), {self._input_name: tensor})
+        with maybe_stage(timer, "detector_post"):
+            found: list[Detection | None] = []
+            for index, box in enumerate(boxes):
+                candidates = self._postprocess(
+                    loc[index], conf[index], landmarks[index], (ROI_PX, ROI_PX), scales[index]
+                )
+                offset = np.array(origins[index], dtype=np.float32)
+                moved = [
+                    Detection(
+                        box=Box(c.box.x_min + offset[0], c.box.y_min + offset[1], c.box.x_max + offset[0],
+                                c.box.y_max + offset[1]),
+                        score=c.score,
+                        landmarks=(c.landmarks + offset).astype(np.float32),
+                    )
+                    for c in candidates
+                ]  # fmt: skip
+                overlaps = [_iou(box, d.box) for d in moved]
+                best = int(np.argmax(overlaps)) if moved else -1
+                found.append(moved[best] if moved and overlaps[best] > 0.0 else None)
+            return found
 
     def _preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
         """The float32 NCHW tensor (pixels minus the mean, one pass) and the downscale factor."""
