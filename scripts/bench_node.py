@@ -4,7 +4,8 @@ Starts the node as its own process (``python -m face_perception.ros.node``, reli
 publishes 640x480 bgr8 frames with faces at each ``--fps`` for ``--seconds`` with a reliable
 publisher, and reports: frames published, received by the node and processed (FaceArrays back),
 latency from the publish stamp to the FaceArray's receipt (p50, p99), the pipeline's time per
-frame (``processing_time_s``) and the node process's CPU use (share of one core).
+frame (``processing_time_s``) and the node process's CPU use (share of one core, and CPU ms per processed frame: on a shared
+machine the wall-clock numbers include time other processes held the cores, the CPU time does not).
 
 Frames: the blended set (``face-perception bench --blended .data/blended`` builds it), each photo
 held for ``--hold`` frames while the view pans 2 px per frame, so tracks live about a second.
@@ -30,6 +31,8 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import parameter_value_to_python
+from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
@@ -59,11 +62,11 @@ def process_cpu_s(pid: int) -> float:
 class Driver(Node):
     """Publishes frames and collects the FaceArrays and diagnostics that come back."""
 
-    def __init__(self, namespace: str) -> None:
-        super().__init__("bench_driver", namespace=namespace)
+    def __init__(self, prefix: str) -> None:
+        super().__init__("bench_driver")
         reliable = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.image_pub = self.create_publisher(Image, "image", reliable)
-        self.create_subscription(FaceArray, "faces", self._on_faces, reliable)
+        self.image_pub = self.create_publisher(Image, f"{prefix}/image", reliable)
+        self.create_subscription(FaceArray, f"{prefix}/faces", self._on_faces, reliable)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.lock = threading.Lock()
         self.latencies_s: list[float] = []
@@ -96,6 +99,24 @@ class Driver(Node):
         msg.height, msg.width, msg.encoding, msg.step = HEIGHT, WIDTH, "bgr8", WIDTH * 3
         msg.data = data
         self.image_pub.publish(msg)
+
+
+SHOWN_PARAMETERS = ("detector.model", "detector.full_frame_every", "age.model", "eyeglasses.model", "qos.reliability")
+
+
+def node_settings(driver: Driver) -> dict[str, str]:
+    """The parameters the node runs with, asked from the node itself."""
+    client = AsyncParameterClient(driver, "/face_perception")
+    if not client.wait_for_services(timeout_sec=10.0):
+        return {}
+    future = client.get_parameters(list(SHOWN_PARAMETERS))
+    deadline = time.monotonic() + 10.0
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not future.done():
+        return {}
+    values = [parameter_value_to_python(v) for v in future.result().values]
+    return dict(zip(SHOWN_PARAMETERS, values, strict=True))
 
 
 def run_rate(driver: Driver, node_pid: int, frames: list[bytes], fps: float, seconds: float) -> dict:
@@ -135,6 +156,7 @@ def run_rate(driver: Driver, node_pid: int, frames: list[bytes], fps: float, sec
         "pipeline_ms_median": round(float(np.median(processing)), 1) if processed else None,
         "faces_per_frame": round(faces / max(processed, 1), 2),
         "node_cpu_pct": round(100.0 * cpu / wall, 1),
+        "node_cpu_ms_per_processed_frame": round(1000.0 * cpu / max(processed, 1), 1),
     }
 
 
@@ -151,27 +173,34 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE") != "LOCALHOST":
         raise SystemExit("source scripts/ros_env.sh first (keeps DDS discovery on this machine)")
     frames = make_frames(args.frames, 300, args.hold)
-    namespace = f"bench_{os.getpid()}"
+    # Topics under a prefix of their own (remapped, not a namespace: the parameters file names
+    # the node "face_perception" and applies only to that name).
+    prefix = f"/bench_{os.getpid()}"
     overrides = ["-p", "qos.reliability:=reliable", *[a for p in args.param for a in ("-p", p)]]
+    remaps = [a for t in ("image", "faces", "face_events") for a in ("-r", f"{t}:={prefix}/{t}")]
     node = subprocess.Popen(
         [sys.executable, "-m", "face_perception.ros.node", "--ros-args", "--params-file", str(args.params_file),
-         *overrides, "-r", f"__ns:=/{namespace}"],
+         *overrides, *remaps],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     rclpy.init()
-    driver = Driver(namespace)
+    driver = Driver(prefix)
     executor = SingleThreadedExecutor()
     executor.add_node(driver)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
         deadline = time.monotonic() + 60.0
-        while driver.image_pub.get_subscription_count() == 0 or driver.count_publishers(f"/{namespace}/faces") == 0:
+        while driver.image_pub.get_subscription_count() == 0 or driver.count_publishers(f"{prefix}/faces") == 0:
             if node.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the node did not come up:\n{node.stdout.read() if node.stdout else ''}")
             time.sleep(0.1)
+        settings = node_settings(driver)
         for fps in args.fps:
-            row = run_rate(driver, node.pid, frames, fps, args.seconds)
+            row = {**run_rate(driver, node.pid, frames, fps, args.seconds), **settings}
+            if node.poll() is not None:
+                output = node.stdout.read() if node.stdout else ""
+                raise SystemExit(f"the node exited with code {node.returncode} during the run:\n{output[-3000:]}")
             if args.json:
                 sys.stdout.write(json.dumps(row) + "\n")
             else:
@@ -180,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"({row['processed_pct_of_received']}%; {row['published']} published), latency p50 "
                     f"{row['latency_p50_ms']} ms p99 {row['latency_p99_ms']} ms, pipeline "
                     f"{row['pipeline_ms_median']} ms/frame, {row['faces_per_frame']} faces/frame, "
-                    f"node CPU {row['node_cpu_pct']}%\n"
+                    f"node CPU {row['node_cpu_pct']}% ({row['node_cpu_ms_per_processed_frame']} ms per processed frame); "
+                    f"{', '.join(f'{k}={row[k]}' for k in SHOWN_PARAMETERS if k in row)}\n"
                 )
             sys.stdout.flush()
     finally:

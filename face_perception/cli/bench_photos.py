@@ -3,7 +3,9 @@
 Every photo goes through ``FacePipeline.process`` ``--repeats`` times (passes over the folder); a
 frame's time is its median over the passes, and the report gives the median and 90th percentile
 over frames, of wall time and of the thread's CPU time, per stage and for the whole frame.
-Where the folder has ``labels.json`` (a blended set), it also reports detection recall.
+Where the folder has ``labels.json`` (a blended set), it also reports detection recall. Photos
+are unrelated images (each searched whole) unless ``--hold`` makes a panning camera sequence
+of them, where ``detector.full_frame_every`` applies.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ def run_photos(args: argparse.Namespace, pipeline: FacePipeline) -> int:
     for pass_index in range(passes):
         pipeline.reset()
         for index, image in enumerate(images):
+            if not args.hold:
+                pipeline.reset()  # unrelated photos: every one is searched whole, as in analyze
             timer = StageTimer()
             with timer.stage("frame"):
                 result = pipeline.process(image, timer)

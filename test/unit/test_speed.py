@@ -191,3 +191,12 @@ def test_panning_sequence_moves_labels_with_the_view(blended):
     first, later = sequence[0].faces, sequence[2].faces
     if len(first) == len(later):
         np.testing.assert_allclose(later[:, 0], first[:, 0] - 4)
+
+
+def test_faces_found_near_known_ones_have_plain_float_fields(store, astronaut):
+    # ROS messages accept Python floats only
+    detector = RetinaFaceDetector.from_store(DetectorConfig(), store)
+    (face,) = detector.detect(astronaut)
+    (again,) = detector.detect_near(astronaut, [face.box])
+    assert all(type(v) is float for v in [*again.box.as_list(), again.score])
+    assert again.landmarks.dtype == np.float32

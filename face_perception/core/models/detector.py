@@ -138,16 +138,15 @@ class RetinaFaceDetector:
                 candidates = self._postprocess(
                     loc[index], conf[index], landmarks[index], (ROI_PX, ROI_PX), scales[index]
                 )
-                offset = np.array(origins[index], dtype=np.float32)
+                dx, dy = (float(v) for v in origins[index])
                 moved = [
                     Detection(
-                        box=Box(c.box.x_min + offset[0], c.box.y_min + offset[1], c.box.x_max + offset[0],
-                                c.box.y_max + offset[1]),
+                        box=Box(c.box.x_min + dx, c.box.y_min + dy, c.box.x_max + dx, c.box.y_max + dy),
                         score=c.score,
-                        landmarks=(c.landmarks + offset).astype(np.float32),
+                        landmarks=(c.landmarks + np.array([dx, dy], dtype=np.float32)).astype(np.float32),
                     )
                     for c in candidates
-                ]  # fmt: skip
+                ]
                 overlaps = [_iou(box, d.box) for d in moved]
                 best = int(np.argmax(overlaps)) if moved else -1
                 found.append(moved[best] if moved and overlaps[best] > 0.0 else None)
