@@ -10,9 +10,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
 from face_perception.cli import bench_photos as photos
-from face_perception.core.config import load_pipeline_config
+from face_perception.core.config import PipelineConfig, load_parameters_yaml
+from face_perception.core.errors import ConfigError
 from face_perception.core.images import read_image
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.preprocess import align_faces
@@ -44,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sequence-frames", type=int, default=600, help="frames of the --hold sequence")
     parser.add_argument("--config", type=Path, help="parameters YAML")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one parameter of --config (e.g. detector.full_frame_every=3); repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
 
 
@@ -89,8 +98,21 @@ def _measure(pipeline: FacePipeline, tracker: FaceTracker, count: int, repeats: 
     return {k: round(v, 3) for k, v in row.items()}
 
 
+def _config(args: argparse.Namespace) -> PipelineConfig:
+    """The parameters file with the ``--set`` overrides (values read as YAML scalars)."""
+    params = load_parameters_yaml(args.config) if args.config else {}
+    for item in args.set:
+        name, separator, value = item.partition("=")
+        if not separator:
+            raise ConfigError(f"--set expects NAME=VALUE, got {item!r}")
+        if name.strip() not in PipelineConfig().to_parameters():
+            raise ConfigError(f"--set: unknown parameter {name.strip()!r}")
+        params[name.strip()] = yaml.safe_load(value)
+    return PipelineConfig.from_parameters(params)
+
+
 def run(args: argparse.Namespace) -> int:
-    config = load_pipeline_config(args.config)
+    config = _config(args)
     pipeline = FacePipeline(config)
     if args.blended is not None or args.photos is not None:
         return photos.run_photos(args, pipeline)

@@ -200,3 +200,15 @@ def test_faces_found_near_known_ones_have_plain_float_fields(store, astronaut):
     (again,) = detector.detect_near(astronaut, [face.box])
     assert all(type(v) is float for v in [*again.box.as_list(), again.score])
     assert again.landmarks.dtype == np.float32
+
+
+def test_bench_set_overrides_a_parameter_and_refuses_unknown_ones(capsys):
+    from face_perception.core.errors import ConfigError
+
+    args = build_parser().parse_args(
+        ["bench", "--photos", str(SAMPLES), "--repeats", "1", "--json", "--set", "eyeglasses.enabled=false"]
+    )
+    assert bench.run(args) == 0
+    assert "eyeglasses" not in json.loads(capsys.readouterr().out)["heads"]
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        bench.run(build_parser().parse_args(["bench", "--set", "detectr.model=x"]))
