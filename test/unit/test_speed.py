@@ -14,7 +14,9 @@ from face_perception.core.config import DetectorConfig, PipelineConfig
 from face_perception.core.images import read_image
 from face_perception.core.models.age import AgeEstimator
 from face_perception.core.models.detector import RetinaFaceDetector
+from face_perception.core.models.emotion import EmotionClassifier
 from face_perception.core.models.eyewear import EyewearClassifier
+from face_perception.core.models.gender import GenderClassifier
 from face_perception.core.nms import pairwise_iou
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.runtime import ModelStore
@@ -128,16 +130,23 @@ def test_int8_heads_agree_with_their_float_models(store):
     for cls, full_id, int8_id in (
         (AgeEstimator, "age_dlib_v1", "age_dlib_v1_int8"),
         (EyewearClassifier, "eyewear_chipnet", "eyewear_chipnet_int8"),
+        (GenderClassifier, "gender_dlib_v1", "gender_dlib_v1_int8"),
+        (EmotionClassifier, "emotion_chipnet", "emotion_chipnet_int8"),
     ):
         full, int8 = cls.from_store(store, full_id), cls.from_store(store, int8_id)
         chips = pipeline.crop_chips(crops, full.spec.size, full.spec.crop_padding)
         if cls is AgeEstimator:
             difference = np.abs(np.array(full.predict(chips)) - np.array(int8.predict(chips)))
             assert np.median(difference) < 1.5 and difference.max() < 6.0
-        else:
+        elif cls is EyewearClassifier:
             p_full = np.array([e.probability for e in full.predict(chips)])
             p_int8 = np.array([e.probability for e in int8.predict(chips)])
             assert np.abs(p_full - p_int8).max() < 0.1
+        else:
+            p_full = np.array([list(c.scores.values()) for c in full.predict(chips)])
+            p_int8 = np.array([list(c.scores.values()) for c in int8.predict(chips)])
+            assert np.abs(p_full - p_int8).max() < 0.15
+            assert (p_full.argmax(axis=1) == p_int8.argmax(axis=1)).mean() >= 0.9
 
 
 def test_detect_near_finds_the_face_again_after_it_moved(store, astronaut):
