@@ -170,13 +170,17 @@ def run_photos(args: argparse.Namespace, pipeline: FacePipeline) -> int:
 
 def _print(report: dict[str, object]) -> None:
     out = sys.stdout
+    mode = (
+        f"a stream holding each photo {report['sequence_hold']} frames, whole frame every "
+        f"{report['full_frame_every']} frame(s)"
+        if report["sequence_hold"]
+        else "unrelated photos, each searched whole"
+    )
     out.write(
         f"{report['frames']} frames x {report['passes']} passes, {report['faces_per_frame']} faces/frame, "
-        f"detector {report['detector']} at {report['max_input_side_px']} px, whole frame every "
-        f"{report['full_frame_every']} frame(s)"
-        + (f", sequence holding each photo {report['sequence_hold']} frames" if report["sequence_hold"] else "")
-        + "\n"
+        f"detector {report['detector']} at {report['max_input_side_px']} px, {mode}\n"
     )
+
     out.write(f"{'stage':<22}{'wall median':>12}{'wall p90':>10}{'cpu median':>12}{'cpu p90':>10}{'cpu mean':>10}\n")
     rows = [("frame", report["frame_wall"], report["frame_cpu"])]
     rows += [(k, report[f"{k}_wall"], report[f"{k}_cpu"]) for k in ("detector", "heads")]
