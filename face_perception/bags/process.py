@@ -128,6 +128,7 @@ def process_bag(
                 summary.frames[connection.topic] = 0
             errors = writer.add_connection(ERRORS_TOPIC, messages.DIAGNOSTIC_STATUS, typestore=store)
             next_id = 1
+            previous_topic = None
             last_time = 0
             for item in guarded(reader.messages(connections=connections)):
                 if isinstance(item, Exception):  # the bag itself broke: keep what is written, record why
@@ -142,6 +143,9 @@ def process_bag(
                 connection, timestamp, raw = item
                 last_time = timestamp
                 topic = connection.topic
+                if topic != previous_topic:  # another camera: no face carried over (detector.full_frame_every)
+                    pipeline.reset()
+                    previous_topic = topic
                 summary.frames[topic] += 1
                 record: dict[str, Any] = {"topic": topic, "log_time_ns": timestamp}
                 header = None

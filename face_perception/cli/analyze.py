@@ -55,6 +55,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def _analyze_images(pipeline: FacePipeline, paths: list[Path], max_side_px: int) -> Iterator[dict]:
     for path in paths:
         try:
+            pipeline.reset()  # unrelated photos: no face carried over (detector.full_frame_every)
             result = pipeline.process(read_image(path, max_side_px))
         except (FacePerceptionError, cv2.error) as error:
             yield _error_record(path, error)

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
-from face_perception.core.config import load_pipeline_config
+from face_perception.cli import bench_photos as photos
+from face_perception.core.config import PipelineConfig, load_parameters_yaml
+from face_perception.core.errors import ConfigError
 from face_perception.core.images import read_image
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.preprocess import align_faces
@@ -22,8 +25,34 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "astronaut.j
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", type=int, nargs="+", default=[1, 4, 16], help="faces per frame to measure")
-    parser.add_argument("--repeats", type=int, default=20, help="timed runs per measurement")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 20; photos: 3 passes)")
+    parser.add_argument(
+        "--photos", type=Path, help="time every photo of this folder per stage (recall where it has labels.json)"
+    )
+    parser.add_argument(
+        "--blended",
+        type=Path,
+        help="like --photos on the blended set in this folder, built first from --data when it has no labels.json",
+    )
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data (for --blended)")
+    parser.add_argument("--frames", type=int, default=200, help="frames of a new blended set")
+    parser.add_argument("--split", default="dev", choices=["dev", "train"], help="UTKFace split of a new blended set")
+    parser.add_argument("--seed", type=int, default=0, help="seed of a new blended set")
+    parser.add_argument("--limit", type=int, help="time only the first N photos")
+    parser.add_argument(
+        "--hold",
+        type=int,
+        help="photos as a camera sequence: each held HOLD frames while the view pans 2 px a frame",
+    )
+    parser.add_argument("--sequence-frames", type=int, default=600, help="frames of the --hold sequence")
     parser.add_argument("--config", type=Path, help="parameters YAML")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one parameter of --config (e.g. detector.full_frame_every=3); repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
     parser.add_argument(
         "--scene", action="store_true", help="time the scene's people finder (1 to 3 people, one lying) instead"
@@ -111,15 +140,30 @@ def _measure_scene(repeats: int) -> dict[str, dict[str, float]]:
     return report
 
 
+def _config(args: argparse.Namespace) -> PipelineConfig:
+    """The parameters file with the ``--set`` overrides (values read as YAML scalars)."""
+    params = load_parameters_yaml(args.config) if args.config else {}
+    for item in args.set:
+        name, separator, value = item.partition("=")
+        if not separator:
+            raise ConfigError(f"--set expects NAME=VALUE, got {item!r}")
+        if name.strip() not in PipelineConfig().to_parameters():
+            raise ConfigError(f"--set: unknown parameter {name.strip()!r}")
+        params[name.strip()] = yaml.safe_load(value)
+    return PipelineConfig.from_parameters(params)
+
+
 def run(args: argparse.Namespace) -> int:
+    repeats = args.repeats or 20
     if args.scene:
-        report = _measure_scene(args.repeats)
+        report = _measure_scene(repeats)
     else:
-        config = load_pipeline_config(args.config)
+        config = _config(args)
         pipeline = FacePipeline(config)
+        if args.blended is not None or args.photos is not None:
+            return photos.run_photos(args, pipeline)
         report = {
-            f"{count}_faces": _measure(pipeline, FaceTracker(config.tracking), count, args.repeats)
-            for count in args.faces
+            f"{count}_faces": _measure(pipeline, FaceTracker(config.tracking), count, repeats) for count in args.faces
         }
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")

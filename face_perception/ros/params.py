@@ -72,6 +72,8 @@ _PIPELINE_DESCRIPTIONS: dict[str, str] = {
     "detector.max_input_side_px": "Images are downscaled so the longer side is at most this before detection.",
     "detector.min_face_size_px": "Faces smaller than this (shorter box side, original pixels) are ignored.",
     "detector.max_faces": "At most this many faces per image, the most confident first.",
+    "detector.full_frame_every": "Search the whole frame every Nth frame; in between only near the faces known "
+    "(emotion per frame, other heads carried over). 1: every frame.",
     "emotion.enabled": "Run the emotion head.",
     "emotion.model": "Emotion model id (models/manifest.json).",
     "gender.enabled": "Run the gender head.",
@@ -99,6 +101,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "detector.nms_iou_threshold": (0.0, 1.0),
     "detector.max_input_side_px": (32, 4096),
     "detector.max_faces": (1, 1000),
+    "detector.full_frame_every": (1, 100),
     "max_image_side_px": (16, 65536),
     "tracking.min_hits": (1, 100),
     "tracking.max_missing_s": (0.0, 60.0),
