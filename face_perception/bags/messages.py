@@ -117,6 +117,7 @@ def _empty_face() -> dict[str, Any]:
         "gender": "",
         "gender_score": 0.0,
         "age": 0.0,
+        "age_uncertainty_years": 0.0,
         "eyeglasses_probability": 0.0,
         "eyeglasses": False,
         "raw_emotion": "",

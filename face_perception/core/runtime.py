@@ -178,6 +178,10 @@ class ModelStore:
                 f"model {model_id!r} is not in {self.models_dir / MANIFEST_NAME}; known: {', '.join(sorted(models))}"
             )
         raw = models[model_id]
+        source = raw.get("quantized_from", {}).get("model")
+        if "calibration" not in raw and source in models and "calibration" in models[source]:
+            # A quantized copy answers like its source model, so it shares the source's calibration.
+            raw = {**raw, "calibration": {**models[source]["calibration"], "inherited_from": source}}
         return ModelEntry(
             model_id=model_id,
             path=self.models_dir / raw["file"],

@@ -136,7 +136,9 @@ def test_int8_heads_agree_with_their_float_models(store):
         full, int8 = cls.from_store(store, full_id), cls.from_store(store, int8_id)
         chips = pipeline.crop_chips(crops, full.spec.size, full.spec.crop_padding)
         if cls is AgeEstimator:
-            difference = np.abs(np.array(full.predict(chips)) - np.array(int8.predict(chips)))
+            difference = np.abs(
+                np.array([a.years for a in full.predict(chips)]) - np.array([a.years for a in int8.predict(chips)])
+            )
             assert np.median(difference) < 1.5 and difference.max() < 6.0
         elif cls is EyewearClassifier:
             p_full = np.array([e.probability for e in full.predict(chips)])

@@ -29,6 +29,10 @@ from face_perception.core.scene.types import ObjectDetection, PersonObservation
 from face_perception.core.types import Box
 
 PERSON_LABEL = "person"
+# Two person boxes whose poses agree within this fraction of the stronger box's diagonal, on at
+# least SAME_BODY_MIN_KEYPOINTS confident keypoints, are one body: the weaker box is dropped.
+SAME_BODY_DISTANCE = 0.1
+SAME_BODY_MIN_KEYPOINTS = 5
 ROTATED_DETECTION_MODES: tuple[str, ...] = ("off", "hint", "alternate", "always")
 
 
@@ -101,6 +105,14 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
         raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
 
 
+def _same_body(weaker: PersonObservation, stronger: PersonObservation, score_threshold: float) -> bool:
+    both = (weaker.keypoints[:, 2] >= score_threshold) & (stronger.keypoints[:, 2] >= score_threshold)
+    if both.sum() < SAME_BODY_MIN_KEYPOINTS:
+        return False
+    distance = np.linalg.norm(weaker.keypoints[both, :2] - stronger.keypoints[both, :2], axis=1).mean()
+    return bool(distance < SAME_BODY_DISTANCE * np.hypot(stronger.box.width, stronger.box.height))
+
+
 def rotate_image(image: np.ndarray, quarter_turns: int) -> np.ndarray:
     """The image turned counter-clockwise by ``quarter_turns`` * 90 degrees."""
     return np.ascontiguousarray(np.rot90(image, quarter_turns))
@@ -162,8 +174,8 @@ class PeopleFinder:
         turns = self._detection_turns(any(self._is_wide(p.box) for p in people))
         if turns:
             people = self._merge(people + self._rotated_people(image_bgr, turns))
-        people = people[: config.max_people]
-        return [self._observe(image_bgr, p) for p in people], objects[: config.max_objects]
+        observed = [self._observe(image_bgr, p) for p in people[: config.max_people]]
+        return self._drop_same_body(observed), objects[: config.max_objects]
 
     def _is_wide(self, box: Box) -> bool:
         return box.width > self.config.wide_box_aspect * box.height
@@ -193,6 +205,19 @@ class PeopleFinder:
         boxes = np.array([p.box.as_list() for p in people], dtype=np.float32)
         scores = np.array([p.score for p in people], dtype=np.float32)
         return [people[i] for i in nms(boxes, scores, self.config.nms_iou_threshold)]
+
+    def _drop_same_body(self, people: list[PersonObservation]) -> list[PersonObservation]:
+        """Drop a weaker box whose pose lands on a stronger one's body (a fragment of the same person).
+
+        Two boxes of one body (the rotated passes find such fragments) give the same keypoints:
+        their confident keypoints lie within ``SAME_BODY_DISTANCE`` of the stronger box's diagonal.
+        """
+        kept: list[PersonObservation] = []
+        threshold = self.config.keypoint_score_threshold
+        for person in people:  # highest score first
+            if not any(_same_body(person, other, threshold) for other in kept):
+                kept.append(person)
+        return kept
 
     def _observe(self, image_bgr: np.ndarray, person: ObjectDetection) -> PersonObservation:
         config = self.config
