@@ -21,6 +21,7 @@ import threading
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -70,6 +71,7 @@ class FacePerceptionNode(LifecycleNode):
         self._running = False
         self._worker: threading.Thread | None = None
         self.image_sub = None
+        self._resubscribe_timer = None
         self.faces_pub = self.events_pub = self.debug_pub = None
         # Diagnostics run in every state, so a monitor sees an unconfigured or inactive node too.
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -101,11 +103,7 @@ class FacePerceptionNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._start_worker()
-        qos = self.config.image_qos()
-        if self.config.use_compressed:
-            self.image_sub = self.create_subscription(CompressedImage, "image/compressed", self._on_image, qos)
-        else:
-            self.image_sub = self.create_subscription(Image, "image", self._on_image, qos)
+        self._subscribe()
         self.get_logger().info(
             f"active: listening on {self.image_sub.topic_name} ({self.config.qos_reliability}, depth "
             f"{self.config.qos_depth})"
@@ -147,6 +145,34 @@ class FacePerceptionNode(LifecycleNode):
         self.stats.on_failed(self.last_transition_error)
         self.get_logger().error(self.last_transition_error)
         return TransitionCallbackReturn.FAILURE
+
+    def _subscribe(self) -> None:
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        msg_type, topic = (CompressedImage, "image/compressed") if self.config.use_compressed else (Image, "image")
+        self.image_sub = self.create_subscription(
+            msg_type, topic, self._on_image, self.config.image_qos(), event_callbacks=events
+        )
+
+    def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        """best_available picks reliable when no camera publishes yet; a best-effort camera that starts
+        later cannot match it. Subscribe again, so the choice is made anew with that camera in view."""
+        if self.config.qos_reliability != "best_available" or self._resubscribe_timer is not None:
+            if self.config.qos_reliability != "best_available":
+                self.get_logger().warning(
+                    f"a publisher on {self.image_sub.topic_name} has incompatible QoS (policy {info.last_policy_kind})",
+                    throttle_duration_sec=10.0,
+                )
+            return
+        self._resubscribe_timer = self.create_timer(0.0, self._resubscribe)
+
+    def _resubscribe(self) -> None:
+        self.destroy_timer(self._resubscribe_timer)
+        self._resubscribe_timer = None
+        if self.image_sub is None:
+            return  # deactivated meanwhile
+        self.destroy_subscription(self.image_sub)
+        self._subscribe()
+        self.get_logger().info(f"a best-effort publisher appeared: {self.image_sub.topic_name} subscribed again")
 
     def _start_worker(self) -> None:
         with self._wake:

@@ -25,7 +25,7 @@ class NodeConfig:
     autostart: bool = True
     use_compressed: bool = False
     qos_reliability: str = "best_available"
-    qos_depth: int = 1
+    qos_depth: int = 5
     publish_debug_image: bool = False
     diagnostics_period_s: float = 1.0
     stale_after_s: float = 5.0
@@ -72,7 +72,10 @@ _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
         "Image subscription reliability: best_available (reliable with reliable publishers, best effort with "
         "best-effort ones), reliable, or best_effort.",
     ),
-    "qos.depth": ("qos_depth", "Image subscription queue depth; 1 keeps only the newest frame."),
+    "qos.depth": (
+        "qos_depth",
+        "Image subscription queue depth: frames DDS holds until the node takes them; the node processes the newest.",
+    ),
     "publish_debug_image": (
         "publish_debug_image",
         "Publish debug/image with faces drawn (only while someone subscribes).",
