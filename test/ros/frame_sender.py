@@ -32,7 +32,7 @@ def main() -> int:
     rclpy.init()
     node = rclpy.create_node("frame_sender")
     reliability = ReliabilityPolicy.RELIABLE if args.reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
-    qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5, reliability=reliability)
+    qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=reliability)  # as most camera drivers
     publisher = node.create_publisher(Image, args.topic, qos)
     deadline = time.monotonic() + args.wait_s
     while publisher.get_subscription_count() == 0:
