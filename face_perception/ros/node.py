@@ -23,7 +23,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image
@@ -321,7 +321,10 @@ def main(args: list[str] | None = None) -> int:
         node = FacePerceptionNode()
         if node.config.autostart:
             node.start()
-        rclpy.spin(node)
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while node.state != "finalized":  # `ros2 lifecycle set ... shutdown` ends the process
+            executor.spin_once(timeout_sec=0.5)
     except (FacePerceptionError, ParameterException) as error:
         return _fatal(str(error))
     except (KeyboardInterrupt, ExternalShutdownException):
