@@ -35,9 +35,14 @@ def _executable() -> Path:
     return path
 
 
-def _start(*ros_args: str) -> subprocess.Popen:
+# A namespace of this test process's own: another node called face_perception in the same domain
+# (a demo, a neighbour's test) cannot answer in its place.
+NS = f"/process_test_{os.getpid()}"
+
+
+def _start(*ros_args: str, namespace: str = NS) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(_executable()), "--ros-args", *ros_args],
+        [str(_executable()), "--ros-args", "-r", f"__ns:={namespace}", *ros_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -103,7 +108,7 @@ class _Camera:
         """The last lifecycle_state the node reported in /diagnostics."""
         for array in reversed(self.diagnostics):
             for status in array.status:
-                if status.hardware_id.endswith(node_name):
+                if status.hardware_id == f"{NS}/{node_name}":
                     return {kv.key: kv.value for kv in status.values}.get("lifecycle_state")
         return None
 
@@ -116,7 +121,7 @@ class _Camera:
 
 @pytest.fixture
 def camera():
-    made = _Camera()
+    made = _Camera(NS)
     yield made
     made.close()
 
@@ -147,8 +152,8 @@ def _call(node: Node, client, request, timeout_s: float = 30.0):
 def test_lifecycle_transitions_over_dds(camera):
     child = _start("-p", "autostart:=false", "-p", "tracking.enabled:=false", "-p", "diagnostics.period_s:=0.2")
     node = camera.node
-    change = node.create_client(ChangeState, "/face_perception/change_state")
-    get = node.create_client(GetState, "/face_perception/get_state")
+    change = node.create_client(ChangeState, f"{NS}/face_perception/change_state")
+    get = node.create_client(GetState, f"{NS}/face_perception/get_state")
 
     def state() -> str:
         return _call(node, get, GetState.Request()).current_state.label
@@ -203,7 +208,7 @@ def test_lifecycle_transitions_over_dds(camera):
 def test_configure_failure_is_reported_and_leaves_the_node_unconfigured(camera):
     child = _start("-p", "autostart:=false", "-p", "models_dir:=/nonexistent", "-p", "diagnostics.period_s:=0.2")
     node = camera.node
-    change = node.create_client(ChangeState, "/face_perception/change_state")
+    change = node.create_client(ChangeState, f"{NS}/face_perception/change_state")
     try:
         request = ChangeState.Request()
         request.transition.id = Transition.TRANSITION_CONFIGURE
@@ -212,8 +217,8 @@ def test_configure_failure_is_reported_and_leaves_the_node_unconfigured(camera):
         def error_reported() -> bool:
             for array in camera.diagnostics:
                 for status in array.status:
-                    if "configure failed" in status.message and "/nonexistent" in status.message:
-                        return status.level == status.ERROR
+                    if status.hardware_id == f"{NS}/face_perception" and "configure failed" in status.message:
+                        return status.level == status.ERROR and "/nonexistent" in status.message
             return False
 
         assert wait_until(error_reported), "configure failure not in /diagnostics"
@@ -227,11 +232,11 @@ def test_namespaced_node_reads_the_shipped_params_file(camera, tmp_path):
     """``-r __ns:=/robot1`` with a params file: the '/**' key applies it wherever the node runs."""
     params = tmp_path / "params.yaml"
     params.write_text((ROOT / "config" / "face_perception.yaml").read_text().replace("period_s: 1.0", "period_s: 0.3"))
-    child = _start("--params-file", str(params), "-r", "__ns:=/robot1", "-p", "tracking.enabled:=false")
+    child = _start("--params-file", str(params), "-p", "tracking.enabled:=false", namespace=f"{NS}/robot1")
     node = camera.node
     from rcl_interfaces.srv import GetParameters
 
-    client = node.create_client(GetParameters, "/robot1/face_perception/get_parameters")
+    client = node.create_client(GetParameters, f"{NS}/robot1/face_perception/get_parameters")
     try:
         reply = _call(node, client, GetParameters.Request(names=["diagnostics.period_s", "qos.reliability"]))
         assert [v.double_value for v in reply.values[:1]] == [0.3]
