@@ -102,16 +102,17 @@ class FacePerceptionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)  # the publishers first, so no result is dropped
         self._start_worker()
         self._subscribe()
         self.get_logger().info(
             f"active: listening on {self.image_sub.topic_name} ({self.config.qos_reliability}, depth "
             f"{self.config.qos_depth})"
         )
-        return super().on_activate(state)
+        return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_receiving()
+        self._stop_receiving()  # the camera first, then the publishers
         self.get_logger().info("inactive: camera unsubscribed")
         return super().on_deactivate(state)
 
@@ -142,7 +143,6 @@ class FacePerceptionNode(LifecycleNode):
 
     def _refuse(self, transition: str, error: Exception) -> TransitionCallbackReturn:
         self.last_transition_error = f"{transition} failed: {error}"
-        self.stats.on_failed(self.last_transition_error)
         self.get_logger().error(self.last_transition_error)
         return TransitionCallbackReturn.FAILURE
 
