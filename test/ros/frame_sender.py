@@ -45,11 +45,16 @@ def main() -> int:
     msg.header.frame_id = "camera"
     count = int(args.fps * args.seconds)
     start = time.monotonic()
-    for index in range(count):
-        time.sleep(max(0.0, start + index / args.fps - time.monotonic()))
-        stamp = time.time_ns()
-        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
-        publisher.publish(msg)
+    try:
+        for index in range(count):
+            time.sleep(max(0.0, start + index / args.fps - time.monotonic()))
+            stamp = time.time_ns()
+            msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
+            publisher.publish(msg)
+    except (KeyboardInterrupt, RuntimeError):
+        if rclpy.ok():
+            raise
+        return 0  # stopped by a signal
     time.sleep(1.0)  # let the last reliable samples be acknowledged
     print(f"sent {count} in {time.monotonic() - start:.2f} s", flush=True)
     node.destroy_node()

@@ -83,10 +83,14 @@ def _call(executor, client, request, timeout_s=60.0):
 def test_namespaced_launch_with_debug_image_comes_up_active_and_answers(peer, tmp_path):
     node, executor = peer
     params = tmp_path / "params.yaml"
-    params.write_text((ROOT / "config" / "face_perception.yaml").read_text().replace("period_s: 1.0", "period_s: 0.4"))
-    launched = _launch(
-        "namespace:=robot1", "image:=/robot1/camera/image", f"params_file:={params}", "debug_image:=true"
+    shipped = (ROOT / "config" / "face_perception.yaml").read_text()
+    params.write_text(
+        shipped.replace("period_s: 1.0", "period_s: 0.4").replace(
+            "publish_debug_image: false", "publish_debug_image: true"
+        )
     )
+    # debug_image left out: the params file decides
+    launched = _launch("namespace:=robot1", "image:=/robot1/camera/image", f"params_file:={params}")
     try:
         get_state = node.create_client(GetState, "/robot1/face_perception/get_state")
         assert _call(executor, get_state, GetState.Request()).current_state.label in ("inactive", "active")
@@ -95,7 +99,7 @@ def test_namespaced_launch_with_debug_image_comes_up_active_and_answers(peer, tm
             executor, get_parameters, GetParameters.Request(names=["diagnostics.period_s", "publish_debug_image"])
         )
         assert reply.values[0].double_value == 0.4  # the params file applies under the namespace
-        assert reply.values[1].bool_value is True
+        assert reply.values[1].bool_value is True  # publish_debug_image from the params file
         faces: list[FaceArray] = []
         node.create_subscription(FaceArray, "/robot1/faces", faces.append, 10)
         publisher = node.create_publisher(Image, "/robot1/camera/image", 10)
