@@ -25,7 +25,7 @@ class NodeConfig:
     autostart: bool = True
     use_compressed: bool = False
     qos_reliability: str = "best_available"
-    qos_depth: int = 5
+    qos_depth: int = 10
     publish_debug_image: bool = False
     diagnostics_period_s: float = 1.0
     stale_after_s: float = 5.0
