@@ -14,3 +14,8 @@ unset _nounset
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-$(( ($$ % 90) + 10 ))}
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
+# Camera-size images between processes need a larger Fast DDS shared-memory segment than the
+# default 512 KB (config/fastdds_large_images.xml); a profile the user set is kept.
+if [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}" ] && [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ]; then
+  export FASTRTPS_DEFAULT_PROFILES_FILE="$ROOT/config/fastdds_large_images.xml"
+fi

@@ -63,7 +63,7 @@ if [ "$(cat "$ROOT/install/.build-stamp" 2>/dev/null)" != "$build_stamp" ]; then
     ln -sfn "$ROOT" "$ROOT/build/src/face_perception"
     colcon --log-base "$ROOT/log" build --base-paths "$ROOT/build/src" --build-base "$ROOT/build" \
       --install-base "$ROOT/install" --symlink-install \
-      --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
+      --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF -DINSTALL_TOOLS=ON \
       > "$ROOT/log/colcon-build.txt" 2>&1 || { cat "$ROOT/log/colcon-build.txt"; exit 1; }
   )
   echo "$build_stamp" > "$ROOT/install/.build-stamp"

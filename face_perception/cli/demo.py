@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     rclpy.init()
     executor = SingleThreadedExecutor()
     perception = FacePerceptionNode(parameter_overrides=overrides)
+    perception.start()  # configure and activate the lifecycle node
     player = Node("face_perception_demo_player")
     scene_node, scenes = None, {}
     if not args.no_scene:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -21,16 +22,18 @@ from face_perception.core.errors import ConfigError
 class NodeConfig:
     """Settings of the ROS node around the pipeline."""
 
+    autostart: bool = True
     use_compressed: bool = False
-    qos_reliability: str = "best_effort"
-    qos_depth: int = 1
+    qos_reliability: str = "best_available"
+    qos_depth: int = 10
     publish_debug_image: bool = False
     diagnostics_period_s: float = 1.0
     stale_after_s: float = 5.0
 
     def validate(self) -> NodeConfig:
-        if self.qos_reliability not in ("best_effort", "reliable"):
-            raise ConfigError(f"qos.reliability must be 'best_effort' or 'reliable', got {self.qos_reliability!r}")
+        if self.qos_reliability not in _RELIABILITY:
+            choices = ", ".join(repr(name) for name in _RELIABILITY)
+            raise ConfigError(f"qos.reliability must be one of {choices}, got {self.qos_reliability!r}")
         if not 1 <= self.qos_depth <= 100:
             raise ConfigError(f"qos.depth={self.qos_depth} is out of range [1, 100]")
         if not 0.05 <= self.diagnostics_period_s <= 60.0:
@@ -40,23 +43,39 @@ class NodeConfig:
         return self
 
     def image_qos(self) -> QoSProfile:
-        reliability = (
-            ReliabilityPolicy.BEST_EFFORT if self.qos_reliability == "best_effort" else ReliabilityPolicy.RELIABLE
+        return QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=_RELIABILITY[self.qos_reliability]
         )
-        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=reliability)
+
+
+# qos.reliability values. best_available matches each publisher when the subscription is created:
+# reliable with reliable publishers (lost samples are resent), best effort with best-effort ones.
+_RELIABILITY: dict[str, ReliabilityPolicy] = {
+    "best_available": ReliabilityPolicy.BEST_AVAILABLE,
+    "reliable": ReliabilityPolicy.RELIABLE,
+    "best_effort": ReliabilityPolicy.BEST_EFFORT,
+}
 
 
 # name -> (attribute of NodeConfig, description)
 _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
+    "autostart": (
+        "autostart",
+        "Configure and activate the lifecycle node at start; false: wait for lifecycle transitions.",
+    ),
     "use_compressed": (
         "use_compressed",
         "Subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image.",
     ),
     "qos.reliability": (
         "qos_reliability",
-        "Image subscription reliability: best_effort (receives from every publisher) or reliable.",
+        "Image subscription reliability: best_available (reliable with reliable publishers, best effort with "
+        "best-effort ones), reliable, or best_effort.",
     ),
-    "qos.depth": ("qos_depth", "Image subscription queue depth; 1 keeps only the newest frame."),
+    "qos.depth": (
+        "qos_depth",
+        "Image subscription queue depth: frames DDS holds until the node takes them; the node processes the newest.",
+    ),
     "publish_debug_image": (
         "publish_debug_image",
         "Publish debug/image with faces drawn (only while someone subscribes).",
@@ -152,3 +171,43 @@ def declare_and_read(node: Node) -> tuple[PipelineConfig, NodeConfig]:
     pipeline = PipelineConfig.from_parameters(values)
     node_config = NodeConfig(**{attr: values[name] for name, (attr, _) in _NODE_PARAMETERS.items()}).validate()
     return pipeline, node_config
+
+
+def check_ros_arguments(argv: list[str]) -> None:
+    """Check what rcl would fail on with a bare traceback: parameters files and ``-p`` overrides.
+
+    Raises:
+        ConfigError: a parameters file is missing, unreadable, not YAML or not a mapping of node
+            names; or a ``-p name:=value`` has no name or no value. The message names the file or parameter.
+    """
+    in_ros_args = False
+    for index, arg in enumerate(argv):
+        if arg == "--ros-args":
+            in_ros_args = True
+        elif arg == "--":
+            in_ros_args = False
+        elif in_ros_args and arg == "--params-file" and index + 1 < len(argv):
+            _check_params_file(argv[index + 1])
+        elif in_ros_args and arg in ("-p", "--param") and index + 1 < len(argv):
+            name, separator, value = argv[index + 1].partition(":=")
+            if not separator or not name:
+                raise ConfigError(f"-p {argv[index + 1]!r}: expected name:=value")
+            if not value.strip():
+                raise ConfigError(f"parameter {name} has an empty value (-p {name}:=...): give a value")
+
+
+def _check_params_file(path: str) -> None:
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read()
+    except OSError as error:
+        raise ConfigError(f"cannot read parameters file {path}: {error.strerror}") from error
+    try:
+        document = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(f"parameters file {path} is not YAML text: {error}") from error
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"parameters file {path} must map node names to 'ros__parameters:' (e.g. '/**:'), "
+            f"got {type(document).__name__}"
+        )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,11 @@ from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
+# Large images over shared memory, as scripts/ros_env.sh and the launch file set it (unless set already).
+LARGE_IMAGES_PROFILE = Path(__file__).resolve().parents[2] / "config" / "fastdds_large_images.xml"
+if not (os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE") or os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE")):
+    os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(LARGE_IMAGES_PROFILE)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def ros_context():
@@ -24,7 +31,7 @@ def ros_context():
 
 
 class Harness:
-    """The perception node and a test node spun by one executor in a background thread."""
+    """The perception node, taken to active, and a test node spun by one executor in a background thread."""
 
     def __init__(self, overrides: dict | None = None, namespace: str = "", remap: dict | None = None) -> None:
         from face_perception.ros.node import FacePerceptionNode
@@ -32,6 +39,7 @@ class Harness:
         params = [Parameter(k, value=v) for k, v in (overrides or {}).items()]
         cli_args = ["--ros-args", *[arg for a, b in (remap or {}).items() for arg in ("-r", f"{a}:={b}")]]
         self.node = FacePerceptionNode(parameter_overrides=params, namespace=namespace, cli_args=cli_args)
+        self.node.start()
         self.peer = Node("test_peer", namespace=namespace)
         self.executor = MultiThreadedExecutor(num_threads=2)
         self.executor.add_node(self.node)

@@ -1,0 +1,55 @@
+"""Camera-rate images from another process reach the node: 640x480 bgr8 at 30 FPS, over shared memory.
+
+Fast DDS's default 512 KB shared-memory segment loses most best-effort frames of this size in
+transport (before any callback, invisible to /diagnostics). The node's default ``best_available``
+reliability fixes it for reliable cameras; config/fastdds_large_images.xml fixes it for best-effort
+ones, applied in the sending process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import LARGE_IMAGES_PROFILE, wait_until
+from helpers import SAMPLES
+
+SENDER = Path(__file__).with_name("frame_sender.py")
+FPS, SECONDS, MIN_RECEIVED = 30, 4, 0.97
+
+
+def _send(topic: str, reliability: str, profile: bool) -> int:
+    profile_variables = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+    env = {k: v for k, v in os.environ.items() if k not in profile_variables}
+    if profile:
+        env["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(LARGE_IMAGES_PROFILE)
+    result = subprocess.run(
+        [sys.executable, str(SENDER), topic, str(SAMPLES / "astronaut.jpg"), "--fps", str(FPS)]
+        + ["--seconds", str(SECONDS), "--reliability", reliability],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.split()[1])
+
+
+@pytest.mark.parametrize(
+    ("reliability", "profile"),
+    [
+        ("reliable", False),  # a reliable camera with Fast DDS defaults: best_available resends lost samples
+        ("best_effort", True),  # a best-effort camera with the shipped profile
+    ],
+)
+def test_camera_rate_frames_from_another_process_reach_the_node(harness_factory, reliability, profile):
+    harness = harness_factory({"emotion.enabled": False, "gender.enabled": False, "age.enabled": False})
+    assert harness.node.config.qos_reliability == "best_available"  # the shipped default
+    sent = _send("image", reliability, profile)
+    assert sent == FPS * SECONDS
+    wait_until(lambda: harness.node.stats.received >= sent, timeout_s=3.0)
+    received = harness.node.stats.received
+    assert received >= MIN_RECEIVED * sent, f"{received} of {sent} frames received ({reliability}, profile {profile})"
