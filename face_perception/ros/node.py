@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import sys
 import threading
+import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -68,6 +70,7 @@ class FacePerceptionNode(LifecycleNode):
         self.last_transition_error = ""
         self._ids = itertools.count(1)
         self._restarts = 0
+        self._last_stamp_warning = -math.inf
         self._pending: Image | CompressedImage | None = None
         self._wake = threading.Condition()
         self._running = False
@@ -262,10 +265,13 @@ class FacePerceptionNode(LifecycleNode):
         if restarted:
             self._restarts += 1
             self.pipeline.reset()  # no face carried over from before the jump (detector.full_frame_every)
-            self.get_logger().warning(
-                f"image stamps went backwards: tracks restarted ({self._restarts} times so far)",
-                throttle_duration_sec=STAMP_WARNING_PERIOD_S,
-            )
+            # Throttled per node (rclpy's throttle is per call site, shared by every node of the process).
+            now = time.monotonic()
+            if now - self._last_stamp_warning >= STAMP_WARNING_PERIOD_S:
+                self._last_stamp_warning = now
+                self.get_logger().warning(
+                    f"image stamps went backwards: tracks restarted ({self._restarts} times so far)"
+                )
         return tracked, events
 
     def _report_failure(self, msg: Image | CompressedImage, error: Exception) -> None:

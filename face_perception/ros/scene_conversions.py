@@ -18,6 +18,7 @@ from face_perception.core.types import (
     Detection,
     Eyewear,
     FaceResult,
+    GenderResult,
 )
 from face_perception.msg import Face, Person, Scene, SceneAlert, SceneObject
 
@@ -35,14 +36,17 @@ def face_from_msg(msg: Face) -> FaceResult:
     gender = None
     if msg.gender in GENDER_LABELS:
         other = GENDER_LABELS[1 - GENDER_LABELS.index(msg.gender)]
-        gender = Classification(
+        gender = GenderResult(
             msg.gender, float(msg.gender_score), {msg.gender: msg.gender_score, other: 1 - msg.gender_score}
         )
     age = None if math.isnan(msg.age) else float(msg.age)
+    age_uncertainty = None if math.isnan(msg.age_uncertainty_years) else float(msg.age_uncertainty_years)
     eyewear = (
         None if math.isnan(msg.eyeglasses_probability) else Eyewear(float(msg.eyeglasses_probability), msg.eyeglasses)
     )
-    return FaceResult(detection, emotion=emotion, gender=gender, age=age, eyewear=eyewear)
+    return FaceResult(
+        detection, emotion=emotion, gender=gender, age=age, age_uncertainty_years=age_uncertainty, eyewear=eyewear
+    )
 
 
 def _face_msg(fields: dict | None) -> Face:

@@ -48,6 +48,8 @@ def test_live_replay_matches_offline_processing(tmp_path, harness_factory):
             "/camera/image_raw",
             "--wait-for-subscribers",
             "20",
+            "--rate",  # 0.6 s between frames: room for a loaded machine, where the latest frame would win
+            "0.5",
         ],
         capture_output=True,
         text=True,
