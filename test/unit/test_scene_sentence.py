@@ -70,8 +70,8 @@ def test_several_people_objects_only_and_nothing():
     crowd = labeled_photo("000000227000.jpg")
     people = [Person(o, track_id=i + 1) for i, o in enumerate(crowd.observations("standing"))]
     text = scene_sentence(people, crowd.objects, {}, SentenceConfig(max_people=2))
-    assert text.startswith("A person is standing") and text.endswith("1 more person is in view.")
-    assert text.count("; ") == 2
+    assert text.startswith("Two people are standing") and text.endswith("1 more person is in view.")
+    assert text.count("; ") == 1  # the two unnamed standing people are said once
     assert scene_sentence([], labeled_photo(BOY_ON_COUCH).objects, {}, CONFIG).startswith("No one is in view; I see a")
     assert scene_sentence([], [], {}, CONFIG) == "No one is in view."
 
@@ -79,3 +79,11 @@ def test_several_people_objects_only_and_nothing():
 def test_sentence_config_names_the_bad_parameter():
     with pytest.raises(ConfigError, match="sentence.min_gender_score"):
         SentenceConfig(min_gender_score=0.2).validate()
+
+
+def test_identical_unnamed_people_are_said_once_with_their_number():
+    from face_perception.core.scene.sentence import _group_anonymous
+
+    clauses = ["a person is sitting next to a table", "a woman is standing", "a person is sitting next to a table"]
+    assert _group_anonymous(clauses) == ["two people are sitting next to a table", "a woman is standing"]
+    assert _group_anonymous(["a person is standing; they look sad"] * 2) == ["a person is standing; they look sad"] * 2

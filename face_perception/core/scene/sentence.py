@@ -27,7 +27,15 @@ _EMOTION_WORDS = {
     "sad": "sad",
     "surprise": "surprised",
 }
-_OBJECT_WORDS = {"tv": "TV", "dining table": "table", "potted plant": "plant", "cell phone": "phone"}
+_OBJECT_WORDS = {
+    "tv": "TV",
+    "dining table": "table",
+    "potted plant": "plant",
+    "cell phone": "phone",
+    "skis": "pair of skis",  # COCO's plural names take "a pair of"
+    "scissors": "pair of scissors",
+}
+_NUMBER_WORDS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
 @dataclass(frozen=True)
@@ -195,11 +203,27 @@ def scene_sentence(
         if note:
             clause += f"{', and' if ';' in clause else ' and'} {note}"
         clauses.append(clause)
+    clauses = _group_anonymous(clauses)
     rest = len(ordered) - config.max_people
     if rest > 0:
         clauses.append(f"{rest} more {'person is' if rest == 1 else 'people are'} in view")
     text = "; ".join(clauses)
     return text[0].upper() + text[1:] + "."
+
+
+def _group_anonymous(clauses: list[str]) -> list[str]:
+    """Say identical clauses about unnamed people once: "two people are sitting next to a table"."""
+    counts: dict[str, int] = {}
+    for clause in clauses:
+        counts[clause] = counts.get(clause, 0) + 1
+    grouped = []
+    for clause, count in counts.items():
+        if count > 1 and clause.startswith("a person is ") and ";" not in clause:
+            number = _NUMBER_WORDS[count - 2] if count <= len(_NUMBER_WORDS) + 1 else str(count)
+            grouped.append(f"{number} people are {clause.removeprefix('a person is ')}")
+        else:
+            grouped.extend([clause] * count)
+    return grouped
 
 
 def _join(words: list[str]) -> str:
