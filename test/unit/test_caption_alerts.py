@@ -111,3 +111,8 @@ def test_findings_are_frozen_and_pairs_for_the_scene_alerts():
         hazard.score = 0.0  # type: ignore[misc]
     assert caption_findings("A man lying on the floor") == [("lying on the floor", hazard.score)]
     assert caption_findings("a sunny beach") == []
+
+
+def test_animals_lying_down_in_the_plural_are_no_fall():
+    for caption in ("Horses are laying down in the grass.", "Two cows laying on a dirt ground."):
+        assert [h for h in find_caption_hazards(caption) if h.kind == "fall"] == [], caption

@@ -93,7 +93,8 @@ _PERSON = re.compile(
     re.IGNORECASE,
 )
 _ANIMAL = re.compile(
-    r"\b(?:dog|dogs|cat|cats|puppy|kitten|horse|cow|sheep|bird|animal|animals|bear|elephant|giraffe|zebra)\b",
+    r"\b(?:dogs?|cats?|pupp(?:y|ies)|kittens?|horses?|cows?|cattle|sheep|birds?|animals?|bears?|elephants?"
+    r"|giraffes?|zebras?)\b",
     re.IGNORECASE,
 )
 # Negation right before a phrase: "no fire", "not on fire", "without any blood", "isn't bleeding".
