@@ -15,7 +15,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -49,15 +48,6 @@ class SceneNode(ManagedNode):
     def __init__(self, people_factory: PeopleFactory | None = None, **kwargs) -> None:
         super().__init__("scene", **kwargs)
         self._people_factory = people_factory or PeopleFinder.from_store
-        self.declare_parameter(
-            "autostart",
-            True,
-            ParameterDescriptor(
-                description="The executable configures and activates the node itself; false: wait for lifecycle "
-                "transitions.",
-                read_only=True,
-            ),
-        )
         declare(self)
         self.analyzer: SceneAnalyzer | None = None
         self.stats = FrameStats()
