@@ -87,21 +87,22 @@ class CameraSubscription:
 class LatestFrameWorker:
     """One thread processing the newest parked frame; at most one frame per ``min_period_s``.
 
-    ``process`` handles a frame; an exception from it is handed to ``on_error`` and the loop goes on.
+    ``process`` handles a frame; an exception from it is counted as a failed frame in ``stats`` and
+    logged on ``node``'s logger, and the loop goes on.
     """
 
     def __init__(
         self,
+        node: Node,
         name: str,
         stats: FrameStats,
         process: Callable[[CameraMsg], None],
-        on_error: Callable[[CameraMsg, Exception], None],
         min_period_s: float = 0.0,
     ) -> None:
+        self._node = node
         self._name = name
         self._stats = stats
         self._process = process
-        self._on_error = on_error
         self._min_period_s = min_period_s
         self._pending: CameraMsg | None = None
         self._wake = threading.Condition()
@@ -161,11 +162,18 @@ class LatestFrameWorker:
             try:
                 self._process(msg)
             except Exception as error:  # noqa: BLE001 - a failing frame or publish must not end the worker
-                self._on_error(msg, error)
+                self._report_failure(msg, error)
             if self._min_period_s > 0.0:  # wait out the period (a stop ends the wait)
                 with self._wake:
                     remaining = max(0.0, began + self._min_period_s - time.monotonic())
                     self._wake.wait_for(lambda: not self._running, timeout=remaining)
+
+    def _report_failure(self, msg: CameraMsg, error: Exception) -> None:
+        if not self._node.context.ok():
+            return  # shutting down: publishers are gone with the context
+        text = _failure_text(msg, error)
+        self._stats.on_failed(text)
+        self._node.get_logger().warning(text, throttle_duration_sec=2.0)
 
 
 def decode(msg: CameraMsg, max_side_px: int) -> np.ndarray:
@@ -173,7 +181,7 @@ def decode(msg: CameraMsg, max_side_px: int) -> np.ndarray:
     return compressed_to_bgr(msg, max_side_px) if isinstance(msg, CompressedImage) else image_to_bgr(msg, max_side_px)
 
 
-def failure_text(msg: CameraMsg, error: Exception) -> str:
+def _failure_text(msg: CameraMsg, error: Exception) -> str:
     """What went wrong with a frame, naming its stamp."""
     kind = "bad image" if isinstance(error, ImageError) else f"{type(error).__name__} while processing"
     return f"{kind} (stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}): {error}"

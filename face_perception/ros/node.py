@@ -31,7 +31,7 @@ from face_perception.core.types import FaceResult
 from face_perception.core.viz import draw_faces
 from face_perception.msg import FaceArray
 from face_perception.msg import FaceEvent as FaceEventMsg
-from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode, failure_text
+from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode
 from face_perception.ros.conversions import bgr_to_image, event_to_msg, face_to_msg, frame_to_msg
 from face_perception.ros.diagnostics import FrameStats, publish_status
 from face_perception.ros.managed import ManagedNode, StartError, run
@@ -54,7 +54,7 @@ class FacePerceptionNode(ManagedNode):
         self.stats = FrameStats()
         self._ids = itertools.count(1)
         self._restarts = 0
-        self.worker = LatestFrameWorker("face_perception_worker", self.stats, self._process, self._report_failure)
+        self.worker = LatestFrameWorker(self, "face_perception_worker", self.stats, self._process)
         self.camera = CameraSubscription(self, self.config, self.worker.offer)
         self.faces_pub = self.events_pub = self.debug_pub = None
         # Diagnostics run in every state, so a monitor sees an unconfigured or inactive node too.
@@ -155,13 +155,6 @@ class FacePerceptionNode(ManagedNode):
                 throttle_duration_sec=STAMP_WARNING_PERIOD_S,
             )
         return tracked, events
-
-    def _report_failure(self, msg: CameraMsg, error: Exception) -> None:
-        if not self.context.ok():
-            return  # shutting down: publishers are gone with the context
-        text = failure_text(msg, error)
-        self.stats.on_failed(text)
-        self.get_logger().warning(text, throttle_duration_sec=2.0)
 
     def _publish_diagnostics(self) -> None:
         state = self.state

@@ -28,7 +28,7 @@ from face_perception.core.scene.caption_alerts import caption_findings
 from face_perception.core.scene.captioner import load_captioner
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 from face_perception.msg import FaceArray, Scene, SceneAlert
-from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode, failure_text
+from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode
 from face_perception.ros.diagnostics import FrameStats, publish_status
 from face_perception.ros.managed import ManagedNode, run
 from face_perception.ros.scene_conversions import alert_to_msg, face_from_msg, scene_to_msg
@@ -75,7 +75,7 @@ class SceneNode(ManagedNode):
         except (FacePerceptionError, ParameterException) as error:
             return self._refuse("configure", error)
         self.worker = LatestFrameWorker(
-            "scene_worker", self.stats, self._process, self._report_failure, 1.0 / self.scene_config.rate_hz
+            self, "scene_worker", self.stats, self._process, 1.0 / self.scene_config.rate_hz
         )
         self.camera = CameraSubscription(self, self.config, self.worker.offer)
         self.scene_pub = self.create_publisher(Scene, "scene", self.config.latched_qos(self.config.scene_depth))
@@ -185,14 +185,6 @@ class SceneNode(ManagedNode):
             else:
                 self.get_logger().info(f"alert {alert.alert_id} {alert.type} cleared")
         self.stats.on_processed(result.latency_s)
-
-    def _report_failure(self, msg: CameraMsg, error: Exception) -> None:
-        """A bad frame or a model failure is counted and logged; the worker goes on."""
-        if not self.context.ok():
-            return  # shutting down: publishers are gone with the context
-        text = failure_text(msg, error)
-        self.stats.on_failed(text)
-        self.get_logger().warning(text, throttle_duration_sec=2.0)
 
     def _publish_diagnostics(self) -> None:
         status = self.stats.status(
