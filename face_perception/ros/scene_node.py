@@ -98,13 +98,13 @@ class SceneNode(ManagedNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
+        self.worker.start()  # before the camera, so no first frame is turned away
         self.camera.subscribe()
         if self.config.faces_source in ("auto", "topic"):
             faces_qos = QoSProfile(
                 history=HistoryPolicy.KEEP_LAST, depth=FACES_KEPT, reliability=ReliabilityPolicy.BEST_AVAILABLE
             )
             self.faces_sub = self.create_subscription(FaceArray, "faces", self._on_faces, faces_qos)
-        self.worker.start()
         self.get_logger().info(f"active: listening on {self.camera.topic_name}")
         return super().on_activate(state)
 
