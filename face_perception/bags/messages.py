@@ -12,7 +12,7 @@ from rosbags.typesys.store import Typestore
 from face_perception.core.images_raw import decode_compressed, raw_to_bgr
 from face_perception.core.message_fields import event_fields, face_fields
 from face_perception.core.runtime import find_package_data
-from face_perception.core.scene.message_fields import alert_fields, object_fields, person_fields
+from face_perception.core.scene.message_fields import alert_fields, scene_fields
 from face_perception.core.scene.types import Alert, SceneResult
 from face_perception.core.tracker import FaceEvent, TrackedFace
 from face_perception.core.types import FrameResult
@@ -67,40 +67,33 @@ def face_event(event: FaceEvent, header: Any) -> Any:
     return typestore().types[FACE_EVENT](header=header, **event_fields(event))
 
 
+def _scene_alert(fields: dict[str, Any], header: Any) -> Any:
+    types = typestore().types
+    sec, nanosec = fields.pop("since")
+    since = types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
+    return types[SCENE_ALERT](header=header, since=since, **fields)
+
+
+def _person(fields: dict[str, Any]) -> Any:
+    types = typestore().types
+    face = fields.pop("face")
+    face_msg = types["face_perception/msg/Face"](**(face if face is not None else _empty_face()))
+    return types["face_perception/msg/Person"](face=face_msg, **fields)
+
+
 def scene_alert(alert: Alert, header: Any) -> Any:
     """A SceneAlert with the frame's header."""
-    store = typestore()
-    fields = alert_fields(alert)
-    sec, nanosec = fields.pop("since")
-    since = store.types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
-    return store.types[SCENE_ALERT](header=header, since=since, **fields)
+    return _scene_alert(alert_fields(alert), header)
 
 
 def scene(result: SceneResult, header: Any) -> Any:
     """A Scene for one frame (people largest first, objects by score, the active alerts)."""
-    store = typestore()
-    types = store.types
-    people = []
-    for person in sorted(result.people, key=lambda p: -(p.observation.box.width * p.observation.box.height)):
-        fields = person_fields(person)
-        face = fields.pop("face")
-        face_msg = types["face_perception/msg/Face"](**(face if face is not None else _empty_face()))
-        people.append(types["face_perception/msg/Person"](face=face_msg, **fields))
-    objects = [
-        types["face_perception/msg/SceneObject"](**object_fields(o))
-        for o in sorted(result.objects, key=lambda o: -o.score)
-    ]
-    return types[SCENE](
-        header=header,
-        image_width=result.image_width,
-        image_height=result.image_height,
-        processing_time_s=float(result.latency_s),
-        description=result.description,
-        caption=result.caption,
-        people=people,
-        objects=objects,
-        alerts=[scene_alert(a, header) for a in result.alerts],
-    )
+    types = typestore().types
+    fields = scene_fields(result)
+    fields["people"] = [_person(f) for f in fields["people"]]
+    fields["objects"] = [types["face_perception/msg/SceneObject"](**f) for f in fields["objects"]]
+    fields["alerts"] = [_scene_alert(f, header) for f in fields["alerts"]]
+    return types[SCENE](header=header, **fields)
 
 
 def _empty_face() -> dict[str, Any]:

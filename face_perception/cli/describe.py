@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from face_perception.cli.results_json import face_to_json
+from face_perception.cli.results_json import emit, face_to_json
 from face_perception.cli.track import frames as video_frames
 from face_perception.core.errors import FacePerceptionError
 from face_perception.core.images import IMAGE_SUFFIXES, list_images, read_image
@@ -110,16 +109,12 @@ def describe_paths(analyzer: SceneAnalyzer, paths: list[str]) -> Iterator[dict[s
                 yield {"image": str(file), "error": str(error)}
 
 
-def _write(record: dict[str, Any], as_json: bool, out: TextIO) -> None:
-    if as_json:
-        out.write(json.dumps(record) + "\n")
-        return
-    if "error" in record:
-        out.write(f"{record['image']}: ERROR {record['error']}\n")
-        return
-    out.write(f"{record['image']}: {record['description']} ({record['latency_ms']:.0f} ms)\n")
-    for anomaly in record["anomalies"]:
-        out.write(f"  ALERT {anomaly['type']} ({anomaly['score']:.2f}): {anomaly['description']}\n")
+def _headline(record: dict[str, Any]) -> str:
+    return f"{record['description']} ({record['latency_ms']:.0f} ms)"
+
+
+def _alert_lines(record: dict[str, Any]) -> list[str]:
+    return [f"ALERT {a['type']} ({a['score']:.2f}): {a['description']}" for a in record["anomalies"]]
 
 
 def _with_captioner_flags(scene: SceneConfig, args: argparse.Namespace) -> SceneConfig:
@@ -150,5 +145,5 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     failures = 0
     for record in describe_paths(analyzer, args.paths):
         failures += "error" in record
-        _write(record, args.json, out)
+        emit(record, args.json, out, "image", _headline, _alert_lines)
     return 1 if failures else 0

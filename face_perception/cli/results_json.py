@@ -62,10 +62,22 @@ def describe_face_json(face: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def face_lines(record: dict[str, Any]) -> list[str]:
+    """One line per face of ``record`` (and per face event)."""
+    lines = [describe_face_json(face) for face in record["faces"]]
+    lines += [f"event: {e['type']} #{e['track_id']} {e['emotion']}" for e in record.get("events", [])]
+    return lines
+
+
 def emit(
-    record: dict[str, Any], as_json: bool, out: TextIO, key: str, headline: Callable[[dict[str, Any]], str]
+    record: dict[str, Any],
+    as_json: bool,
+    out: TextIO,
+    key: str,
+    headline: Callable[[dict[str, Any]], str],
+    details: Callable[[dict[str, Any]], list[str]] = face_lines,
 ) -> None:
-    """Write one record: a JSON line, or a headline plus one line per face (and event)."""
+    """Write one record: a JSON line, or a headline plus its detail lines (by default one per face and event)."""
     if as_json:
         out.write(json.dumps(record) + "\n")
         return
@@ -73,7 +85,5 @@ def emit(
         out.write(f"{record[key]}: ERROR {record['error']}\n")
         return
     out.write(f"{record[key]}: {headline(record)}\n")
-    for face in record["faces"]:
-        out.write(f"  {describe_face_json(face)}\n")
-    for event in record.get("events", []):
-        out.write(f"  event: {event['type']} #{event['track_id']} {event['emotion']}\n")
+    for line in details(record):
+        out.write(f"  {line}\n")

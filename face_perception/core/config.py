@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from face_perception.core.checks import check_range
 from face_perception.core.errors import ConfigError
 from face_perception.core.images import DEFAULT_MAX_SIDE_PX
 from face_perception.core.tracker import TrackerConfig
@@ -34,12 +35,12 @@ class DetectorConfig:
     full_frame_every: int = 1  # 1: the whole frame every frame; N: every Nth, near known faces between
 
     def validate(self) -> None:
-        _check_range("detector.score_threshold", self.score_threshold, 0.0, 1.0)
-        _check_range("detector.nms_iou_threshold", self.nms_iou_threshold, 0.0, 1.0)
-        _check_range("detector.max_input_side_px", self.max_input_side_px, 32, 4096)
-        _check_range("detector.min_face_size_px", self.min_face_size_px, 0.0, 10000.0)
-        _check_range("detector.max_faces", self.max_faces, 1, 1000)
-        _check_range("detector.full_frame_every", self.full_frame_every, 1, 100)
+        check_range("detector.score_threshold", self.score_threshold, 0.0, 1.0)
+        check_range("detector.nms_iou_threshold", self.nms_iou_threshold, 0.0, 1.0)
+        check_range("detector.max_input_side_px", self.max_input_side_px, 32, 4096)
+        check_range("detector.min_face_size_px", self.min_face_size_px, 0.0, 10000.0)
+        check_range("detector.max_faces", self.max_faces, 1, 1000)
+        check_range("detector.full_frame_every", self.full_frame_every, 1, 100)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ class GenderConfig(HeadConfig):
 
     def validate(self, name: str) -> None:
         super().validate(name)
-        _check_range(f"{name}.min_score", self.min_score, 0.5, 1.0)
-        _check_range(f"{name}.min_age_years", self.min_age_years, 0.0, 100.0)
+        check_range(f"{name}.min_score", self.min_score, 0.5, 1.0)
+        check_range(f"{name}.min_age_years", self.min_age_years, 0.0, 100.0)
 
     @property
     def abstention(self) -> GenderAbstention:
@@ -97,8 +98,8 @@ class PipelineConfig:
     def validate(self) -> PipelineConfig:
         self.detector.validate()
         self.tracking.validate()
-        _check_range("max_image_side_px", self.max_image_side_px, 16, 65536)
-        _check_range("num_threads", self.num_threads, 0, 64)
+        check_range("max_image_side_px", self.max_image_side_px, 16, 65536)
+        check_range("num_threads", self.num_threads, 0, 64)
         for name, head in self.heads.items():
             if name not in HEAD_NAMES:
                 raise ConfigError(f"unknown head {name!r}; known heads: {', '.join(HEAD_NAMES)}")
@@ -203,8 +204,3 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     elif isinstance(value, expected):
         return value
     raise ConfigError(f"{name} must be a {expected.__name__}, got {value!r}")
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")

@@ -13,9 +13,14 @@ from typing import Any
 import numpy as np
 
 from face_perception.core.tracker import FaceEvent
-from face_perception.core.types import EMOTION_LABELS, FaceResult
+from face_perception.core.types import EMOTION_LABELS, Box, FaceResult
 
 NAN = float("nan")
+
+
+def box_fields(box: Box) -> dict[str, float]:
+    """The ``x_min, y_min, x_max, y_max`` fields every message with a box has."""
+    return {"x_min": box.x_min, "y_min": box.y_min, "x_max": box.x_max, "y_max": box.y_max}
 
 
 def _emotion(face: FaceResult) -> tuple[str, float, np.ndarray]:
@@ -46,10 +51,7 @@ def face_fields(raw: FaceResult, smoothed: FaceResult, face_id: int, track_age_s
     return {
         "id": face_id,
         "track_age_s": float(track_age_s),
-        "x_min": box.x_min,
-        "y_min": box.y_min,
-        "x_max": box.x_max,
-        "y_max": box.y_max,
+        **box_fields(box),
         "detection_score": raw.detection.score,
         "landmarks_x": np.ascontiguousarray(landmarks[:, 0]),
         "landmarks_y": np.ascontiguousarray(landmarks[:, 1]),

@@ -19,7 +19,7 @@ from enum import Enum
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from face_perception.core.errors import ConfigError
+from face_perception.core.checks import check_ranges
 from face_perception.core.nms import pairwise_iou
 from face_perception.core.types import EMOTION_LABELS, Classification, Eyewear, FaceResult
 
@@ -39,17 +39,16 @@ class TrackerConfig:
     emotion_hysteresis: float = 0.15
 
     def validate(self) -> TrackerConfig:
-        checks = {
-            "tracking.min_hits": (self.min_hits, 1, 100),
-            "tracking.max_missing_s": (self.max_missing_s, 0.0, 60.0),
-            "tracking.min_iou": (self.min_iou, 0.0, 1.0),
-            "tracking.max_landmark_distance": (self.max_landmark_distance, 0.0, 10.0),
-            "tracking.smoothing_tau_s": (self.smoothing_tau_s, 0.0, 60.0),
-            "tracking.emotion_hysteresis": (self.emotion_hysteresis, 0.0, 1.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= value <= high:
-                raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
+        check_ranges(
+            {
+                "tracking.min_hits": (self.min_hits, 1, 100),
+                "tracking.max_missing_s": (self.max_missing_s, 0.0, 60.0),
+                "tracking.min_iou": (self.min_iou, 0.0, 1.0),
+                "tracking.max_landmark_distance": (self.max_landmark_distance, 0.0, 10.0),
+                "tracking.smoothing_tau_s": (self.smoothing_tau_s, 0.0, 60.0),
+                "tracking.emotion_hysteresis": (self.emotion_hysteresis, 0.0, 1.0),
+            }
+        )
         return self
 
 

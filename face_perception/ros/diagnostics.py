@@ -6,7 +6,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+from rclpy.publisher import Publisher
 
 
 @dataclass
@@ -79,3 +81,15 @@ class FrameStats:
             hardware_id=hardware_id,
             values=[KeyValue(key=k, value=str(v)) for k, v in values.items()],
         )
+
+
+def publish_status(node: Node, publisher: Publisher, status: DiagnosticStatus) -> None:
+    """Publish ``status`` on /diagnostics, stamped now; quiet when the context ended meanwhile."""
+    array = DiagnosticArray()
+    array.header.stamp = node.get_clock().now().to_msg()
+    array.status = [status]
+    try:
+        publisher.publish(array)
+    except Exception:  # noqa: BLE001 - the context can end between the timer firing and the publish
+        if node.context.ok():
+            raise

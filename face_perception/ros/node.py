@@ -17,48 +17,35 @@ import dataclasses
 import itertools
 import math
 import sys
-import threading
 import time
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from face_perception.core.errors import ConfigError, FacePerceptionError, ImageError
+from face_perception.core.errors import FacePerceptionError
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.tracker import FaceEvent, FaceTracker, TrackedFace
 from face_perception.core.types import FaceResult
 from face_perception.core.viz import draw_faces
 from face_perception.msg import FaceArray
 from face_perception.msg import FaceEvent as FaceEventMsg
-from face_perception.ros.conversions import (
-    bgr_to_image,
-    compressed_to_bgr,
-    event_to_msg,
-    face_to_msg,
-    frame_to_msg,
-    image_to_bgr,
-)
-from face_perception.ros.diagnostics import FrameStats
-from face_perception.ros.params import check_ros_arguments, declare_and_read
+from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode
+from face_perception.ros.conversions import bgr_to_image, event_to_msg, face_to_msg, frame_to_msg
+from face_perception.ros.diagnostics import FrameStats, publish_status
+from face_perception.ros.managed import ManagedNode, StartError, run
+from face_perception.ros.params import declare_and_read
 
 RESULT_QOS_DEPTH = 10
 STAMP_WARNING_PERIOD_S = 10.0  # stamps that keep going backwards (shuffled or looping input) warn this often
-WORKER_JOIN_TIMEOUT_S = 10.0
+
+__all__ = ["FacePerceptionNode", "StartError", "main"]
 
 
-class StartError(FacePerceptionError):
-    """The node could not be taken to active at start."""
-
-
-class FacePerceptionNode(LifecycleNode):
+class FacePerceptionNode(ManagedNode):
     """Subscribes ``image`` (or ``image/compressed``); publishes ``faces``, ``face_events``, ``debug/image``."""
 
     def __init__(self, **kwargs) -> None:
@@ -67,16 +54,11 @@ class FacePerceptionNode(LifecycleNode):
         self.pipeline: FacePipeline | None = None
         self.tracker: FaceTracker | None = None
         self.stats = FrameStats()
-        self.last_transition_error = ""
         self._ids = itertools.count(1)
         self._restarts = 0
         self._last_stamp_warning = -math.inf
-        self._pending: Image | CompressedImage | None = None
-        self._wake = threading.Condition()
-        self._running = False
-        self._worker: threading.Thread | None = None
-        self.image_sub = None
-        self._resubscribe_timer = None
+        self.worker = LatestFrameWorker(self, "face_perception_worker", self.stats, self._process)
+        self.camera = CameraSubscription(self, self.config, self.worker.offer)
         self.faces_pub = self.events_pub = self.debug_pub = None
         # Diagnostics run in every state, so a monitor sees an unconfigured or inactive node too.
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -84,11 +66,6 @@ class FacePerceptionNode(LifecycleNode):
         self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
 
     # --- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def state(self) -> str:
-        """The lifecycle state's label: unconfigured, inactive, active, finalized (or a transition)."""
-        return self._state_machine.current_state[1]
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
@@ -108,10 +85,10 @@ class FacePerceptionNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)  # the publishers first, so no result is dropped
-        self._start_worker()
-        self._subscribe()
+        self.worker.start()
+        self.camera.subscribe()
         self.get_logger().info(
-            f"active: listening on {self.image_sub.topic_name} ({self.config.qos_reliability}, depth "
+            f"active: listening on {self.camera.topic_name} ({self.config.qos_reliability}, depth "
             f"{self.config.qos_depth})"
         )
         return result
@@ -136,68 +113,10 @@ class FacePerceptionNode(LifecycleNode):
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
-    def start(self) -> None:
-        """Configure and activate (what ``autostart`` does).
-
-        Raises:
-            StartError: a transition failed; the message says why.
-        """
-        for name, trigger in (("configure", self.trigger_configure), ("activate", self.trigger_activate)):
-            if trigger() != TransitionCallbackReturn.SUCCESS:
-                raise StartError(self.last_transition_error or f"{name} failed (state {self.state})")
-
-    def _refuse(self, transition: str, error: Exception) -> TransitionCallbackReturn:
-        self.last_transition_error = f"{transition} failed: {error}"
-        self.get_logger().error(self.last_transition_error)
-        return TransitionCallbackReturn.FAILURE
-
-    def _subscribe(self) -> None:
-        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
-        msg_type, topic = (CompressedImage, "image/compressed") if self.config.use_compressed else (Image, "image")
-        self.image_sub = self.create_subscription(
-            msg_type, topic, self._on_image, self.config.image_qos(), event_callbacks=events
-        )
-
-    def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
-        """best_available picks reliable when no camera publishes yet; a best-effort camera that starts
-        later cannot match it. Subscribe again, so the choice is made anew with that camera in view."""
-        if self.config.qos_reliability != "best_available" or self._resubscribe_timer is not None:
-            if self.config.qos_reliability != "best_available":
-                self.get_logger().warning(
-                    f"a publisher on {self.image_sub.topic_name} has incompatible QoS (policy {info.last_policy_kind})",
-                    throttle_duration_sec=10.0,
-                )
-            return
-        self._resubscribe_timer = self.create_timer(0.0, self._resubscribe)
-
-    def _resubscribe(self) -> None:
-        self.destroy_timer(self._resubscribe_timer)
-        self._resubscribe_timer = None
-        if self.image_sub is None:
-            return  # deactivated meanwhile
-        self.destroy_subscription(self.image_sub)
-        self._subscribe()
-        self.get_logger().info(f"a best-effort publisher appeared: {self.image_sub.topic_name} subscribed again")
-
-    def _start_worker(self) -> None:
-        with self._wake:
-            self._running = True
-            self._pending = None
-        self._worker = threading.Thread(target=self._work, name="face_perception_worker", daemon=True)
-        self._worker.start()
-
     def _stop_receiving(self) -> None:
         """Unsubscribe from the camera and stop the worker after its current frame."""
-        if self.image_sub is not None:
-            self.destroy_subscription(self.image_sub)
-            self.image_sub = None
-        with self._wake:
-            self._running = False
-            self._pending = None
-            self._wake.notify_all()
-        worker, self._worker = self._worker, None
-        if worker is not None and worker is not threading.current_thread():
-            worker.join(timeout=WORKER_JOIN_TIMEOUT_S)
+        self.camera.unsubscribe()
+        self.worker.stop()
 
     def _release(self) -> None:
         for publisher in (self.faces_pub, self.events_pub, self.debug_pub):
@@ -209,39 +128,8 @@ class FacePerceptionNode(LifecycleNode):
 
     # --- frames ----------------------------------------------------------------------------
 
-    def _on_image(self, msg: Image | CompressedImage) -> None:
-        with self._wake:
-            if not self._running:
-                return
-            replaced = self._pending is not None
-            self._pending = msg
-            self._wake.notify()
-        self.stats.on_received(replaced)
-
-    def _next_frame(self) -> Image | CompressedImage | None:
-        """The newest parked frame; None when the worker is to stop."""
-        with self._wake:
-            while self._running and self._pending is None:
-                self._wake.wait()
-            if not self._running:
-                return None
-            msg, self._pending = self._pending, None
-            return msg
-
-    def _work(self) -> None:
-        """Process frames until stopped; no error in one frame ends the loop."""
-        while (msg := self._next_frame()) is not None:
-            try:
-                self._process(msg)
-            except Exception as error:  # noqa: BLE001 - a failing frame or publish must not end the worker
-                if not self.context.ok():
-                    return  # shutting down: publishers are gone with the context
-                self._report_failure(msg, error)
-
-    def _process(self, msg: Image | CompressedImage) -> None:
-        limit = self.pipeline_config.max_image_side_px
-        decode = compressed_to_bgr if isinstance(msg, CompressedImage) else image_to_bgr
-        image = decode(msg, limit)
+    def _process(self, msg: CameraMsg) -> None:
+        image = decode(msg, self.pipeline_config.max_image_side_px)
         result = self.pipeline.process(image)
         if self.tracker is None:
             shown = [(face, face, next(self._ids), 0.0) for face in result.faces]
@@ -274,12 +162,6 @@ class FacePerceptionNode(LifecycleNode):
                 )
         return tracked, events
 
-    def _report_failure(self, msg: Image | CompressedImage, error: Exception) -> None:
-        kind = "bad image" if isinstance(error, ImageError) else f"{type(error).__name__} while processing"
-        text = f"{kind} (stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}): {error}"
-        self.stats.on_failed(text)
-        self.get_logger().warning(text, throttle_duration_sec=2.0)
-
     def _publish_diagnostics(self) -> None:
         state = self.state
         status = self.stats.status(
@@ -291,14 +173,7 @@ class FacePerceptionNode(LifecycleNode):
             failed = bool(self.last_transition_error)
             status.level = DiagnosticStatus.ERROR if failed else DiagnosticStatus.OK
             status.message = self.last_transition_error if failed else f"{state}: not processing images"
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [status]
-        try:
-            self.diagnostics_pub.publish(array)
-        except Exception:  # noqa: BLE001 - the context can end between the timer firing and the publish
-            if self.context.ok():
-                raise
+        publish_status(self, self.diagnostics_pub, status)
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         for parameter in parameters:
@@ -313,44 +188,10 @@ class FacePerceptionNode(LifecycleNode):
         super().destroy_node()
 
 
-def _fatal(text: str) -> int:
-    rclpy.logging.get_logger("face_perception").fatal(f"cannot start: {text}")
-    return 1
-
-
 def main(args: list[str] | None = None) -> int:
     """Run the node until shutdown. Returns the exit code: 0 after a requested shutdown (SIGINT,
     SIGTERM), 1 with a clear message when it cannot start."""
-    argv = sys.argv if args is None else args
-    try:
-        check_ros_arguments(argv)
-        rclpy.init(args=argv)
-    except ConfigError as error:
-        return _fatal(str(error))
-    except RuntimeError as error:  # rclpy's RCLError: arguments rcl could not parse
-        return _fatal(f"invalid ROS arguments: {str(error).strip()}")
-    node = None
-    try:
-        node = FacePerceptionNode()
-        if node.config.autostart:
-            node.start()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while node.state != "finalized":  # `ros2 lifecycle set ... shutdown` ends the process
-            executor.spin_once(timeout_sec=0.5)
-    except (FacePerceptionError, ParameterException) as error:
-        return _fatal(str(error))
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        if rclpy.ok():
-            raise
-        # A signal ended the context while spin was waiting: a requested shutdown, not a failure.
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(FacePerceptionNode, "face_perception", args)
 
 
 if __name__ == "__main__":

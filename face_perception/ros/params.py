@@ -14,6 +14,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from face_perception.core.checks import check_ranges
 from face_perception.core.config import PipelineConfig
 from face_perception.core.errors import ConfigError
 
@@ -31,30 +32,39 @@ class NodeConfig:
     stale_after_s: float = 5.0
 
     def validate(self) -> NodeConfig:
-        if self.qos_reliability not in _RELIABILITY:
-            choices = ", ".join(repr(name) for name in _RELIABILITY)
-            raise ConfigError(f"qos.reliability must be one of {choices}, got {self.qos_reliability!r}")
-        if not 1 <= self.qos_depth <= 100:
-            raise ConfigError(f"qos.depth={self.qos_depth} is out of range [1, 100]")
-        if not 0.05 <= self.diagnostics_period_s <= 60.0:
-            raise ConfigError(f"diagnostics.period_s={self.diagnostics_period_s} is out of range [0.05, 60]")
-        if not 0.1 <= self.stale_after_s <= 3600.0:
-            raise ConfigError(f"diagnostics.stale_after_s={self.stale_after_s} is out of range [0.1, 3600]")
+        check_reliability(self.qos_reliability)
+        check_ranges(
+            {
+                "qos.depth": (self.qos_depth, 1, 100),
+                "diagnostics.period_s": (self.diagnostics_period_s, 0.05, 60),
+                "diagnostics.stale_after_s": (self.stale_after_s, 0.1, 3600),
+            }
+        )
         return self
 
     def image_qos(self) -> QoSProfile:
-        return QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=_RELIABILITY[self.qos_reliability]
-        )
+        return image_qos(self.qos_reliability, self.qos_depth)
 
 
 # qos.reliability values. best_available matches each publisher when the subscription is created:
 # reliable with reliable publishers (lost samples are resent), best effort with best-effort ones.
-_RELIABILITY: dict[str, ReliabilityPolicy] = {
+RELIABILITY: dict[str, ReliabilityPolicy] = {
     "best_available": ReliabilityPolicy.BEST_AVAILABLE,
     "reliable": ReliabilityPolicy.RELIABLE,
     "best_effort": ReliabilityPolicy.BEST_EFFORT,
 }
+
+
+def check_reliability(value: str) -> None:
+    """Raises ConfigError unless ``value`` names a ``qos.reliability``."""
+    if value not in RELIABILITY:
+        choices = ", ".join(repr(name) for name in RELIABILITY)
+        raise ConfigError(f"qos.reliability must be one of {choices}, got {value!r}")
+
+
+def image_qos(reliability: str, depth: int) -> QoSProfile:
+    """The camera subscription's QoS: keep the last ``depth`` frames, with the named reliability."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=RELIABILITY[reliability])
 
 
 # name -> (attribute of NodeConfig, description)
@@ -146,16 +156,23 @@ def parameter_defaults() -> dict[str, Any]:
     return defaults
 
 
+def descriptor(
+    description: str, default: Any, value_range: tuple[float, float] | None, read_only: bool = True
+) -> ParameterDescriptor:
+    """A parameter's descriptor: its description and, where given, its range (float or integer, as its default)."""
+    result = ParameterDescriptor(description=description, read_only=read_only)
+    if value_range is not None:
+        low, high = value_range
+        if isinstance(default, float):
+            result.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high))]
+        else:
+            result.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    return result
+
+
 def describe(name: str, default: Any) -> ParameterDescriptor:
     description = _PIPELINE_DESCRIPTIONS.get(name) or _NODE_PARAMETERS[name][1]
-    descriptor = ParameterDescriptor(description=description, read_only=name not in DYNAMIC_PARAMETERS)
-    if name in _RANGES:
-        low, high = _RANGES[name]
-        if isinstance(default, float):
-            descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high))]
-        else:
-            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
-    return descriptor
+    return descriptor(description, default, _RANGES.get(name), read_only=name not in DYNAMIC_PARAMETERS)
 
 
 def declare_and_read(node: Node) -> tuple[PipelineConfig, NodeConfig]:

@@ -8,7 +8,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
-from face_perception.core.scene.message_fields import alert_fields, object_fields, person_fields
+from face_perception.core.scene.message_fields import alert_fields, scene_fields
 from face_perception.core.scene.types import Alert, SceneResult
 from face_perception.core.types import (
     EMOTION_LABELS,
@@ -57,32 +57,27 @@ def _face_msg(fields: dict | None) -> Face:
     return Face(**fields)
 
 
-def alert_to_msg(alert: Alert, header: Header) -> SceneAlert:
-    fields = alert_fields(alert)
+def _person_msg(fields: dict) -> Person:
+    face = _face_msg(fields.pop("face"))
+    for name in ("keypoints_x", "keypoints_y", "keypoints_score"):
+        fields[name] = fields[name].tolist()
+    return Person(face=face, **fields)
+
+
+def _alert_msg(fields: dict, header: Header) -> SceneAlert:
     sec, nanosec = fields.pop("since")
     fields["people"] = [int(p) for p in fields["people"]]
     return SceneAlert(header=header, since=Time(sec=sec, nanosec=nanosec), **fields)
 
 
+def alert_to_msg(alert: Alert, header: Header) -> SceneAlert:
+    return _alert_msg(alert_fields(alert), header)
+
+
 def scene_to_msg(result: SceneResult, header: Header) -> Scene:
     """The Scene message of one image; the header is the source image's, unchanged."""
-    people = []
-    ordered = sorted(result.people, key=lambda p: -(p.observation.box.width * p.observation.box.height))
-    for person in ordered:
-        fields = person_fields(person)
-        face = _face_msg(fields.pop("face"))
-        for name in ("keypoints_x", "keypoints_y", "keypoints_score"):
-            fields[name] = fields[name].tolist()
-        people.append(Person(face=face, **fields))
-    objects = [SceneObject(**object_fields(o)) for o in sorted(result.objects, key=lambda o: -o.score)]
-    return Scene(
-        header=header,
-        image_width=result.image_width,
-        image_height=result.image_height,
-        processing_time_s=float(result.latency_s),
-        description=result.description,
-        caption=result.caption,
-        people=people,
-        objects=objects,
-        alerts=[alert_to_msg(a, header) for a in result.alerts],
-    )
+    fields = scene_fields(result)
+    fields["people"] = [_person_msg(f) for f in fields["people"]]
+    fields["objects"] = [SceneObject(**f) for f in fields["objects"]]
+    fields["alerts"] = [_alert_msg(f, header) for f in fields["alerts"]]
+    return Scene(header=header, **fields)

@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from face_perception.core.errors import FacePerceptionError, ImageError
+from face_perception.core.errors import FacePerceptionError
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.analyzer import ExternalFaces, PeopleSource, SceneAnalyzer
@@ -34,8 +28,9 @@ from face_perception.core.scene.caption_alerts import caption_findings
 from face_perception.core.scene.captioner import load_captioner
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 from face_perception.msg import FaceArray, Scene, SceneAlert
-from face_perception.ros.conversions import compressed_to_bgr, image_to_bgr
-from face_perception.ros.diagnostics import FrameStats
+from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode
+from face_perception.ros.diagnostics import FrameStats, publish_status
+from face_perception.ros.managed import ManagedNode, run
 from face_perception.ros.scene_conversions import alert_to_msg, face_from_msg, scene_to_msg
 from face_perception.ros.scene_params import declare, read
 
@@ -47,31 +42,20 @@ def _stamp_key(header: Header) -> tuple[int, int]:
     return header.stamp.sec, header.stamp.nanosec
 
 
-class SceneNode(LifecycleNode):
+class SceneNode(ManagedNode):
     """Subscribes ``image`` (or ``image/compressed``) and ``faces``; publishes ``scene`` and ``scene_alerts``."""
 
     def __init__(self, people_factory: PeopleFactory | None = None, **kwargs) -> None:
         super().__init__("scene", **kwargs)
         self._people_factory = people_factory or PeopleFinder.from_store
-        self.declare_parameter(
-            "autostart",
-            True,
-            ParameterDescriptor(
-                description="The executable configures and activates the node itself; false: wait for lifecycle "
-                "transitions.",
-                read_only=True,
-            ),
-        )
         declare(self)
         self.analyzer: SceneAnalyzer | None = None
         self.stats = FrameStats()
-        self._pending: Image | CompressedImage | None = None
-        self._wake = threading.Condition()
+        self.worker: LatestFrameWorker | None = None
+        self.camera: CameraSubscription | None = None
         self._faces: OrderedDict[tuple[int, int], FaceArray] = OrderedDict()
         self._faces_arrived = threading.Condition()
-        self._running = False
-        self._worker: threading.Thread | None = None
-        self.image_sub = self.faces_sub = None
+        self.faces_sub = None
         self.scene_pub = self.alerts_pub = self.diagnostics_pub = self._diagnostics_timer = None
         self.faces_missed = 0
 
@@ -89,8 +73,11 @@ class SceneNode(LifecycleNode):
             hazards = caption_findings if captioner is not None else None
             self.analyzer = SceneAnalyzer(self.scene_config, people, faces, captioner, hazards)
         except (FacePerceptionError, ParameterException) as error:
-            self.get_logger().error(f"cannot configure: {error}")
-            return TransitionCallbackReturn.FAILURE
+            return self._refuse("configure", error)
+        self.worker = LatestFrameWorker(
+            self, "scene_worker", self.stats, self._process, 1.0 / self.scene_config.rate_hz
+        )
+        self.camera = CameraSubscription(self, self.config, self.worker.offer)
         self.scene_pub = self.create_publisher(Scene, "scene", self.config.latched_qos(self.config.scene_depth))
         self.alerts_pub = self.create_publisher(
             SceneAlert, "scene_alerts", self.config.latched_qos(self.config.alerts_depth)
@@ -107,34 +94,26 @@ class SceneNode(LifecycleNode):
             f"configured: faces from {self.config.faces_source}, at most {self.scene_config.rate_hz:g} Hz"
             + with_captions
         )
+        self.last_transition_error = ""
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
-        if self.config.use_compressed:
-            self.image_sub = self.create_subscription(
-                CompressedImage, "image/compressed", self._on_image, self.config.image_qos()
-            )
-        else:
-            self.image_sub = self.create_subscription(Image, "image", self._on_image, self.config.image_qos())
+        self.worker.start()  # before the camera, so no first frame is turned away
+        self.camera.subscribe()
         if self.config.faces_source in ("auto", "topic"):
             faces_qos = QoSProfile(
                 history=HistoryPolicy.KEEP_LAST, depth=FACES_KEPT, reliability=ReliabilityPolicy.BEST_AVAILABLE
             )
             self.faces_sub = self.create_subscription(FaceArray, "faces", self._on_faces, faces_qos)
-        self._running = True
-        self._worker = threading.Thread(target=self._work, name="scene_worker", daemon=True)
-        self._worker.start()
-        self.get_logger().info(f"active: listening on {self.image_sub.topic_name}")
+        self.get_logger().info(f"active: listening on {self.camera.topic_name}")
         return super().on_activate(state)
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._stop_worker()
-        for subscription in (self.image_sub, self.faces_sub):
-            if subscription is not None:
-                self.destroy_subscription(subscription)
-        self.image_sub = self.faces_sub = None
-        with self._wake:
-            self._pending = None
+        self.camera.unsubscribe()
+        if self.faces_sub is not None:
+            self.destroy_subscription(self.faces_sub)
+        self.faces_sub = None
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
@@ -157,23 +136,15 @@ class SceneNode(LifecycleNode):
         self.scene_pub = self.alerts_pub = self.diagnostics_pub = self._diagnostics_timer = None
 
     def _stop_worker(self) -> None:
-        with self._wake:
-            self._running = False
-            self._wake.notify()
+        """Stop the worker after its current frame (a wait for faces ends at once)."""
+        if self.worker is None:
+            return
+        self.worker.request_stop()
         with self._faces_arrived:
             self._faces_arrived.notify_all()
-        if self._worker is not None:
-            self._worker.join(timeout=10.0)
-        self._worker = None
+        self.worker.join()
 
     # -- frames ------------------------------------------------------------------------------
-
-    def _on_image(self, msg: Image | CompressedImage) -> None:
-        with self._wake:
-            replaced = self._pending is not None
-            self._pending = msg
-            self._wake.notify()
-        self.stats.on_received(replaced)
 
     def _on_faces(self, msg: FaceArray) -> None:
         with self._faces_arrived:
@@ -181,20 +152,6 @@ class SceneNode(LifecycleNode):
             while len(self._faces) > FACES_KEPT:
                 self._faces.popitem(last=False)
             self._faces_arrived.notify_all()
-
-    def _work(self) -> None:
-        period_s = 1.0 / self.scene_config.rate_hz
-        while True:
-            with self._wake:
-                while self._running and self._pending is None:
-                    self._wake.wait()
-                if not self._running:
-                    return
-                msg, self._pending = self._pending, None
-            began = time.monotonic()
-            self._process(msg)
-            with self._wake:  # at most rate_hz: wait out the period (a stop ends the wait)
-                self._wake.wait_for(lambda: not self._running, timeout=max(0.0, began + period_s - time.monotonic()))
 
     def _faces_for(self, header: Header) -> ExternalFaces | None:
         """The face node's faces for this image; None: find them here with the face pipeline."""
@@ -204,30 +161,22 @@ class SceneNode(LifecycleNode):
         if source == "pipeline" or (source == "auto" and self.faces_sub.get_publisher_count() == 0):
             return None
         key = _stamp_key(header)
+        worker = self.worker
         with self._faces_arrived:
-            self._faces_arrived.wait_for(lambda: key in self._faces or not self._running, self.config.faces_wait_s)
+            self._faces_arrived.wait_for(lambda: key in self._faces or not worker.running, self.config.faces_wait_s)
             msg = self._faces.get(key)
         if msg is None:
             self.faces_missed += 1
             return ExternalFaces([], [])
         return ExternalFaces([face_from_msg(f) for f in msg.faces], [int(f.id) for f in msg.faces])
 
-    def _process(self, msg: Image | CompressedImage) -> None:
+    def _process(self, msg: CameraMsg) -> None:
         analyzer = self.analyzer
         if analyzer is None:
             return
-        try:
-            limit = self.pipeline_config.max_image_side_px
-            decode = compressed_to_bgr if isinstance(msg, CompressedImage) else image_to_bgr
-            image = decode(msg, limit)
-            stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
-            result = analyzer.analyze(image, stamp_s, self._faces_for(msg.header))
-        except Exception as error:  # a bad frame or a model failure must not end the node
-            kind = "bad image" if isinstance(error, ImageError) else type(error).__name__
-            text = f"{kind} (stamp {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}): {error}"
-            self.stats.on_failed(text)
-            self.get_logger().warning(text, throttle_duration_sec=2.0)
-            return
+        image = decode(msg, self.pipeline_config.max_image_side_px)
+        stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        result = analyzer.analyze(image, stamp_s, self._faces_for(msg.header))
         self.scene_pub.publish(scene_to_msg(result, msg.header))
         for alert in result.changed_alerts:
             self.alerts_pub.publish(alert_to_msg(alert, msg.header))
@@ -242,38 +191,16 @@ class SceneNode(LifecycleNode):
             f"{self.get_name()}: scene analysis", self.get_fully_qualified_name(), self.config.stale_after_s
         )
         status.values.append(KeyValue(key="faces_missed", value=str(self.faces_missed)))
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [status]
-        self.diagnostics_pub.publish(array)
+        publish_status(self, self.diagnostics_pub, status)
+
+    def destroy_node(self) -> None:
+        self._stop_worker()
+        super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
     """Run the node (configured and activated unless ``autostart`` is false); non-zero when it cannot start."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SceneNode()
-        if node.get_parameter("autostart").value:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                rclpy.logging.get_logger("scene").fatal("cannot start: configuration failed (see above)")
-                return 1
-            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-                rclpy.logging.get_logger("scene").fatal("cannot start: activation failed")
-                return 1
-        rclpy.spin(node)
-    except (FacePerceptionError, ParameterException) as error:
-        rclpy.logging.get_logger("scene").fatal(f"cannot start: {error}")
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node._stop_worker()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return 0
+    return run(SceneNode, "scene", args)
 
 
 if __name__ == "__main__":

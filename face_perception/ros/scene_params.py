@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from face_perception.core.checks import check_range
 from face_perception.core.config import PipelineConfig
 from face_perception.core.errors import ConfigError
 from face_perception.core.scene.config import SceneConfig
@@ -21,12 +22,6 @@ from face_perception.core.scene.people import PeopleConfig
 from face_perception.ros import params as face_params
 
 FACE_SOURCES: tuple[str, ...] = ("auto", "topic", "pipeline", "none")
-# qos.reliability values; best_available is reliable with reliable publishers, best effort with the others.
-RELIABILITY: dict[str, ReliabilityPolicy] = {
-    "best_available": ReliabilityPolicy.BEST_AVAILABLE,
-    "reliable": ReliabilityPolicy.RELIABLE,
-    "best_effort": ReliabilityPolicy.BEST_EFFORT,
-}
 
 
 @dataclass(frozen=True)
@@ -44,21 +39,17 @@ class SceneNodeConfig:
     stale_after_s: float = 5.0
 
     def validate(self) -> SceneNodeConfig:
-        if self.qos_reliability not in RELIABILITY:
-            choices = ", ".join(RELIABILITY)
-            raise ConfigError(f"qos.reliability must be one of {choices}, got {self.qos_reliability!r}")
+        face_params.check_reliability(self.qos_reliability)
         if self.faces_source not in FACE_SOURCES:
             raise ConfigError(f"faces.source must be one of {', '.join(FACE_SOURCES)}, got {self.faces_source!r}")
         for name, (low, high) in _RANGES.items():
             attribute = _NODE_PARAMETERS.get(name, ("",))[0]
-            if attribute and not low <= getattr(self, attribute) <= high:
-                raise ConfigError(f"{name}={getattr(self, attribute)} is out of range [{low}, {high}]")
+            if attribute:
+                check_range(name, getattr(self, attribute), low, high)
         return self
 
     def image_qos(self) -> QoSProfile:
-        return QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=RELIABILITY[self.qos_reliability]
-        )
+        return face_params.image_qos(self.qos_reliability, self.qos_depth)
 
     def latched_qos(self, depth: int) -> QoSProfile:
         """Reliable and transient local: a late subscriber gets the last ``depth`` messages."""
@@ -93,6 +84,11 @@ _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
     "diagnostics.period_s": ("diagnostics_period_s", "Seconds between /diagnostics messages."),
     "diagnostics.stale_after_s": ("stale_after_s", "Diagnostics warn when no image arrived for this many seconds."),
 }
+
+# Read by the executable only (not part of SceneNodeConfig), so declared beside the table.
+_AUTOSTART_DESCRIPTION = (
+    "The executable configures and activates the node itself; false: wait for lifecycle transitions."
+)
 
 _SCENE_DESCRIPTIONS: dict[str, str] = {
     "scene.rate_hz": "At most this many images are analyzed per second (the newest one each time).",
@@ -200,13 +196,7 @@ def parameter_defaults() -> dict[str, Any]:
 def describe(name: str, default: Any) -> ParameterDescriptor:
     if name in _SCENE_DESCRIPTIONS or name in _NODE_PARAMETERS:
         description = _SCENE_DESCRIPTIONS.get(name) or _NODE_PARAMETERS[name][1]
-        descriptor = ParameterDescriptor(description=description, read_only=True)
-        if name in _RANGES:
-            low, high = _RANGES[name]
-            if isinstance(default, float):
-                descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high))]
-            else:
-                descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+        descriptor = face_params.descriptor(description, default, _RANGES.get(name))
         # a whole number for a float parameter (lying_min_s: 20) is taken; the config checks type and range
         descriptor.dynamic_typing = isinstance(default, float)
         return descriptor
@@ -216,7 +206,8 @@ def describe(name: str, default: Any) -> ParameterDescriptor:
 
 
 def declare(node: Node) -> None:
-    """Declare every parameter on ``node`` (once, at construction)."""
+    """Declare every parameter on ``node`` (once, at construction): ``autostart`` and the table's."""
+    node.declare_parameter("autostart", True, face_params.descriptor(_AUTOSTART_DESCRIPTION, True, None))
     for name, default in parameter_defaults().items():
         node.declare_parameter(name, default, describe(name, default))
 

@@ -168,6 +168,22 @@ def test_faces_from_the_face_node_are_matched_by_stamp(harnesses):
     assert result.people[0].face_id == 77 and result.people[0].has_face
 
 
+def test_a_best_effort_camera_that_starts_later_is_subscribed_again_and_heard(harnesses):
+    scene = labeled_photo(STANDING_MAN)
+    harness = harnesses([(scene, "standing")], {"faces.source": "none"})
+    harness.start()  # best_available with only a reliable publisher in view: a reliable subscription
+    camera = harness.peer.create_publisher(
+        Image, "image", QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+    )
+    assert wait_until(lambda: camera.get_subscription_count() > 0), "no subscription matches the best-effort camera"
+    for index in range(20):  # best effort: a frame may be lost in transport, so send again until one is analyzed
+        header = _header(2.0 + index)
+        camera.publish(bgr_to_image(scene.image, header))
+        if wait_until(lambda h=header: harness.scene_at(h) is not None, timeout_s=3.0):
+            break
+    assert harness.scene_at(header).description == "A person is standing next to a car."
+
+
 def test_a_bad_frame_is_counted_and_survived_and_deactivate_unsubscribes(harnesses):
     scene = labeled_photo(STANDING_MAN)
     harness = harnesses([(scene, "standing")], {"faces.source": "none"})

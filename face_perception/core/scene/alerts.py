@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from face_perception.core.errors import ConfigError
+from face_perception.core.checks import check_ranges
 from face_perception.core.scene.sentence import (
     LYING_FURNITURE,
     SentenceConfig,
@@ -56,21 +56,20 @@ class AlertConfig:
     update_min_score_change: float = 0.1
 
     def validate(self) -> AlertConfig:
-        checks = {
-            "alerts.fall_window_s": (self.fall_window_s, 0.0, 60.0),
-            "alerts.lying_min_s": (self.lying_min_s, 0.0, 3600.0),
-            "alerts.distress_min_s": (self.distress_min_s, 0.0, 3600.0),
-            "alerts.distress_min_score": (self.distress_min_score, 0.0, 1.0),
-            "alerts.motionless_min_s": (self.motionless_min_s, 0.0, 3600.0),
-            "alerts.motion_tolerance": (self.motion_tolerance, 0.0, 1.0),
-            "alerts.min_keypoint_score": (self.min_keypoint_score, 0.0, 1.0),
-            "alerts.clear_s": (self.clear_s, 0.0, 600.0),
-            "alerts.furniture_min_overlap": (self.furniture_min_overlap, 0.0, 1.0),
-            "alerts.update_min_score_change": (self.update_min_score_change, 0.0, 1.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= value <= high:
-                raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
+        check_ranges(
+            {
+                "alerts.fall_window_s": (self.fall_window_s, 0.0, 60.0),
+                "alerts.lying_min_s": (self.lying_min_s, 0.0, 3600.0),
+                "alerts.distress_min_s": (self.distress_min_s, 0.0, 3600.0),
+                "alerts.distress_min_score": (self.distress_min_score, 0.0, 1.0),
+                "alerts.motionless_min_s": (self.motionless_min_s, 0.0, 3600.0),
+                "alerts.motion_tolerance": (self.motion_tolerance, 0.0, 1.0),
+                "alerts.min_keypoint_score": (self.min_keypoint_score, 0.0, 1.0),
+                "alerts.clear_s": (self.clear_s, 0.0, 600.0),
+                "alerts.furniture_min_overlap": (self.furniture_min_overlap, 0.0, 1.0),
+                "alerts.update_min_score_change": (self.update_min_score_change, 0.0, 1.0),
+            }
+        )
         return self
 
 

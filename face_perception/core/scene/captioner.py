@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from face_perception.core.checks import check_ranges
 from face_perception.core.errors import ConfigError, ImageError, ModelError
 from face_perception.core.runtime import session_from_file
 
@@ -398,14 +399,13 @@ class CaptionerConfig:
         return bool(self.model_dir.strip())
 
     def validate(self) -> CaptionerConfig:
-        checks = {
-            "captioner.beam_size": (self.beam_size, 1, 16),
-            "captioner.max_length": (self.max_length, 2, 256),
-            "captioner.period_s": (self.period_s, 0.0, 3600.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= value <= high:
-                raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
+        check_ranges(
+            {
+                "captioner.beam_size": (self.beam_size, 1, 16),
+                "captioner.max_length": (self.max_length, 2, 256),
+                "captioner.period_s": (self.period_s, 0.0, 3600.0),
+            }
+        )
         return self
 
 

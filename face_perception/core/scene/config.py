@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from face_perception.core.config import PipelineConfig, _check_range, _coerce, load_parameters_yaml
+from face_perception.core.checks import check_range
+from face_perception.core.config import PipelineConfig, _coerce, load_parameters_yaml
 from face_perception.core.scene.alerts import AlertConfig
 from face_perception.core.scene.captioner import CaptionerConfig
 from face_perception.core.scene.people import PeopleConfig
@@ -38,8 +39,8 @@ class SceneConfig:
     captioner: CaptionerConfig = field(default_factory=CaptionerConfig)
 
     def validate(self) -> SceneConfig:
-        _check_range("scene.rate_hz", self.rate_hz, 0.01, 100.0)
-        _check_range("scene.face_keypoint_score", self.face_keypoint_score, 0.0, 1.0)
+        check_range("scene.rate_hz", self.rate_hz, 0.01, 100.0)
+        check_range("scene.face_keypoint_score", self.face_keypoint_score, 0.0, 1.0)
         self.tracking.validate()
         self.alerts.validate()
         self.sentence.validate()

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from face_perception.core.message_fields import face_fields
-from face_perception.core.scene.types import ALERT_TYPES, POSTURES, Alert, ObjectDetection, Person
+from face_perception.core.message_fields import box_fields, face_fields
+from face_perception.core.scene.types import ALERT_TYPES, POSTURES, Alert, ObjectDetection, Person, SceneResult
 
 
 def stamp_of(time_s: float) -> tuple[int, int]:
@@ -31,10 +31,7 @@ def person_fields(person: Person) -> dict[str, Any]:
     return {
         "id": person.track_id,
         "track_age_s": float(person.track_age_s),
-        "x_min": box.x_min,
-        "y_min": box.y_min,
-        "x_max": box.x_max,
-        "y_max": box.y_max,
+        **box_fields(box),
         "score": float(observation.score),
         "posture": POSTURES.index(observation.posture),
         "posture_score": float(observation.posture_score),
@@ -48,15 +45,7 @@ def person_fields(person: Person) -> dict[str, Any]:
 
 
 def object_fields(obj: ObjectDetection) -> dict[str, Any]:
-    box = obj.box
-    return {
-        "label": obj.label,
-        "score": float(obj.score),
-        "x_min": box.x_min,
-        "y_min": box.y_min,
-        "x_max": box.x_max,
-        "y_max": box.y_max,
-    }
+    return {"label": obj.label, "score": float(obj.score), **box_fields(obj.box)}
 
 
 def alert_fields(alert: Alert) -> dict[str, Any]:
@@ -69,4 +58,20 @@ def alert_fields(alert: Alert) -> dict[str, Any]:
         "people": np.array(alert.people, dtype=np.uint64),
         "since": stamp_of(alert.since_s),
         "active": alert.active,
+    }
+
+
+def scene_fields(result: SceneResult) -> dict[str, Any]:
+    """Fields of a ``Scene`` without the header: ``people`` (``person_fields`` dicts, largest box first),
+    ``objects`` (``object_fields`` dicts, most confident first), ``alerts`` (``alert_fields`` dicts)."""
+    people = sorted(result.people, key=lambda p: -(p.observation.box.width * p.observation.box.height))
+    return {
+        "image_width": result.image_width,
+        "image_height": result.image_height,
+        "processing_time_s": float(result.latency_s),
+        "description": result.description,
+        "caption": result.caption,
+        "people": [person_fields(p) for p in people],
+        "objects": [object_fields(o) for o in sorted(result.objects, key=lambda o: -o.score)],
+        "alerts": [alert_fields(a) for a in result.alerts],
     }

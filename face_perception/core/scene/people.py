@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from face_perception.core.checks import check_range
 from face_perception.core.errors import ConfigError, ImageError
 from face_perception.core.models.objects import NanoDetDetector
 from face_perception.core.models.pose import MoveNetPose, PoseCrop
@@ -65,11 +66,11 @@ class PeopleConfig:
             "min_pose_score",
             "keypoint_score_threshold",
         ):
-            _check_range(f"people.{name}", getattr(self, name), 0.0, 1.0)
-        _check_range("people.max_people", self.max_people, 1, 100)
-        _check_range("people.max_objects", self.max_objects, 0, 300)
-        _check_range("people.pose_padding", self.pose_padding, 0.0, 2.0)
-        _check_range("people.wide_box_aspect", self.wide_box_aspect, 0.2, 5.0)
+            check_range(f"people.{name}", getattr(self, name), 0.0, 1.0)
+        check_range("people.max_people", self.max_people, 1, 100)
+        check_range("people.max_objects", self.max_objects, 0, 300)
+        check_range("people.pose_padding", self.pose_padding, 0.0, 2.0)
+        check_range("people.wide_box_aspect", self.wide_box_aspect, 0.2, 5.0)
         if self.rotated_detection not in ROTATED_DETECTION_MODES:
             modes = ", ".join(ROTATED_DETECTION_MODES)
             raise ConfigError(f"people.rotated_detection={self.rotated_detection!r} is not one of {modes}")
@@ -98,11 +99,6 @@ class PeopleConfig:
             except (TypeError, ValueError) as error:
                 raise ConfigError(f"{key} must be a {type(default).__name__}, got {value!r}") from error
         return cls(**values).validate()
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
 
 
 def _same_body(weaker: PersonObservation, stronger: PersonObservation, score_threshold: float) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from face_perception.core.errors import ConfigError
+from face_perception.core.checks import check_ranges
 from face_perception.core.scene.types import ObjectDetection, Person
 from face_perception.core.types import Box, FaceResult
 
@@ -50,17 +50,16 @@ class SentenceConfig:
     min_face_size_px: float = 40.0
 
     def validate(self) -> SentenceConfig:
-        checks = {
-            "sentence.min_gender_score": (self.min_gender_score, 0.5, 1.0),
-            "sentence.min_emotion_score": (self.min_emotion_score, 0.0, 1.0),
-            "sentence.max_people": (self.max_people, 1, 100),
-            "sentence.max_objects": (self.max_objects, 0, 100),
-            "sentence.furniture_min_overlap": (self.furniture_min_overlap, 0.0, 1.0),
-            "sentence.min_face_size_px": (self.min_face_size_px, 0.0, 10000.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= value <= high:
-                raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
+        check_ranges(
+            {
+                "sentence.min_gender_score": (self.min_gender_score, 0.5, 1.0),
+                "sentence.min_emotion_score": (self.min_emotion_score, 0.0, 1.0),
+                "sentence.max_people": (self.max_people, 1, 100),
+                "sentence.max_objects": (self.max_objects, 0, 100),
+                "sentence.furniture_min_overlap": (self.furniture_min_overlap, 0.0, 1.0),
+                "sentence.min_face_size_px": (self.min_face_size_px, 0.0, 10000.0),
+            }
+        )
         return self
 
 

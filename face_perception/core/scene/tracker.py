@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from face_perception.core.errors import ConfigError
+from face_perception.core.checks import check_ranges
 from face_perception.core.nms import pairwise_iou
 from face_perception.core.scene.types import PersonObservation
 
@@ -32,15 +32,14 @@ class PersonTrackerConfig:
     size_weight: float = 0.5
 
     def validate(self) -> PersonTrackerConfig:
-        checks = {
-            "person_tracking.min_iou": (self.min_iou, 0.0, 1.0),
-            "person_tracking.max_centre_distance": (self.max_centre_distance, 0.0, 10.0),
-            "person_tracking.max_missing_s": (self.max_missing_s, 0.0, 600.0),
-            "person_tracking.size_weight": (self.size_weight, 0.0, 10.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= value <= high:
-                raise ConfigError(f"{name}={value} is out of range [{low}, {high}]")
+        check_ranges(
+            {
+                "person_tracking.min_iou": (self.min_iou, 0.0, 1.0),
+                "person_tracking.max_centre_distance": (self.max_centre_distance, 0.0, 10.0),
+                "person_tracking.max_missing_s": (self.max_missing_s, 0.0, 600.0),
+                "person_tracking.size_weight": (self.size_weight, 0.0, 10.0),
+            }
+        )
         return self
 
 
