@@ -18,7 +18,8 @@ def _frames(count: int) -> list[np.ndarray]:
     frames = []
     for strip in real_faces_frames(count):
         frame = np.full((480, 640, 3), 90, np.uint8)
-        frame[130 : 130 + strip.shape[0]] = strip[:, :640]
+        height, width = min(strip.shape[0], 480 - 130), min(strip.shape[1], 640)  # UTKFace strip or sample photo
+        frame[130 : 130 + height, :width] = strip[:height, :width]
         frames.append(frame)
     return frames
 
