@@ -173,6 +173,14 @@ def test_replay_loops_until_stopped(tmp_path):
         replay(tmp_path / "in", lambda *a: None, ReplayOptions(start_offset_s=60))
 
 
+def _topic_messages(path, topic: str) -> list:
+    """Every message of ``topic`` in the bag at ``path``, deserialized, in log order."""
+    store = typestore()
+    with Reader(path) as reader:
+        connections = [c for c in reader.connections if c.topic == topic]
+        return [store.deserialize_cdr(d, c.msgtype) for c, _, d in reader.messages(connections=connections)]
+
+
 def test_bag_scene_topics_carry_the_fall_of_a_real_photo_sequence(tmp_path):
     from scene_data import fall_sequence
 
@@ -189,16 +197,8 @@ def test_bag_scene_topics_carry_the_fall_of_a_real_photo_sequence(tmp_path):
     )
     assert summary.failed == 1
     store = typestore()
-    with Reader(tmp_path / "out") as reader:
-        topics = {c.topic: c for c in reader.connections}
-        scenes = [
-            store.deserialize_cdr(d, c.msgtype)
-            for c, _, d in reader.messages(connections=[topics["/camera/image_raw/scene"]])
-        ]
-        alerts = [
-            store.deserialize_cdr(d, c.msgtype)
-            for c, _, d in reader.messages(connections=[topics["/camera/image_raw/scene_alerts"]])
-        ]
+    scenes = _topic_messages(tmp_path / "out", "/camera/image_raw/scene")
+    alerts = _topic_messages(tmp_path / "out", "/camera/image_raw/scene_alerts")
     assert len(scenes) == len(frames) - 1  # every frame but the broken one
     assert scenes[0].description.startswith("A person is standing") and scenes[0].people[0].posture == 0
     fall_type = store.types["face_perception/msg/SceneAlert"].FALL
@@ -229,13 +229,7 @@ def test_bag_scene_topics_carry_the_captioner_of_the_parameters_file(tmp_path):
     params.write_text(f'/**:\n  ros__parameters:\n    captioner:\n      model_dir: "{fixture}"\n      period_s: 1.0\n')
     args = ["bag", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--topics", "/camera/image_raw"]
     assert main([*args, "--scene", "--config", str(params), "--no-progress"]) == 0
-    store = typestore()
-    with Reader(tmp_path / "out") as reader:
-        topics = {c.topic: c for c in reader.connections}
-        scenes = [
-            store.deserialize_cdr(d, c.msgtype)
-            for c, _, d in reader.messages(connections=[topics["/camera/image_raw/scene"]])
-        ]
+    scenes = _topic_messages(tmp_path / "out", "/camera/image_raw/scene")
     expected = ImageCaptioner.from_folder(fixture).caption(frame)
     assert len(scenes) == 4 and expected
     assert [s.caption for s in scenes] == [expected] * 4  # captioned at 0 s, reused within captioner.period_s
