@@ -119,6 +119,37 @@ def test_namespaced_launch_with_debug_image_comes_up_active_and_answers(peer, tm
     assert "Traceback" not in output, output
 
 
+def test_scene_true_starts_the_scene_node_beside_the_face_node(peer):
+    from face_perception.msg import Scene
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    node, executor = peer
+    launched = _launch("scene:=true", "namespace:=robot2", "image:=/robot2/camera/image")
+    try:
+        scene_state = node.create_client(GetState, "/robot2/scene/get_state")
+        assert _call(executor, scene_state, GetState.Request()).current_state.label in ("inactive", "active")
+        scenes: list[Scene] = []
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        node.create_subscription(Scene, "/robot2/scene", scenes.append, latched)
+        publisher = node.create_publisher(Image, "/robot2/camera/image", 10)
+        frame = real_faces_frames(1)[0]
+
+        def described() -> bool:
+            header = Header(frame_id="camera")
+            header.stamp = node.get_clock().now().to_msg()
+            publisher.publish(bgr_to_image(frame, header))
+            executor.spin_once(timeout_sec=0.3)
+            return bool(scenes)
+
+        assert wait_until(described, timeout_s=90), "no Scene on /robot2/scene"
+        assert scenes[-1].description and scenes[-1].header.frame_id == "camera"
+    finally:
+        output = _stop(launched)
+    assert "Traceback" not in output, output
+
+
 def test_a_node_that_cannot_start_is_reported_as_failed(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("/**:\n  ros__parameters:\n    models_dir: /nonexistent/models\n")
