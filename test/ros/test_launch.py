@@ -80,6 +80,20 @@ def _call(executor, client, request, timeout_s=60.0):
     return future.result()
 
 
+def _publish_until_answered(node, executor, publisher, answers: list, timeout_s: float) -> bool:
+    """Publish a real-faces frame (stamped now) until ``answers`` receives something."""
+    frame = real_faces_frames(1)[0]
+
+    def answered() -> bool:
+        header = Header(frame_id="camera")
+        header.stamp = node.get_clock().now().to_msg()
+        publisher.publish(bgr_to_image(frame, header))
+        executor.spin_once(timeout_sec=0.2)
+        return bool(answers)
+
+    return wait_until(answered, timeout_s=timeout_s)
+
+
 def test_namespaced_launch_with_debug_image_comes_up_active_and_answers(peer, tmp_path):
     node, executor = peer
     params = tmp_path / "params.yaml"
@@ -103,16 +117,7 @@ def test_namespaced_launch_with_debug_image_comes_up_active_and_answers(peer, tm
         faces: list[FaceArray] = []
         node.create_subscription(FaceArray, "/robot1/faces", faces.append, 10)
         publisher = node.create_publisher(Image, "/robot1/camera/image", 10)
-        frame = real_faces_frames(1)[0]
-
-        def answered() -> bool:
-            header = Header(frame_id="camera")
-            header.stamp = node.get_clock().now().to_msg()
-            publisher.publish(bgr_to_image(frame, header))
-            executor.spin_once(timeout_sec=0.2)
-            return bool(faces)
-
-        assert wait_until(answered, timeout_s=60), "no FaceArray on /robot1/faces"
+        assert _publish_until_answered(node, executor, publisher, faces, 60), "no FaceArray on /robot1/faces"
         assert _call(executor, get_state, GetState.Request()).current_state.label == "active"
     finally:
         output = _stop(launched)
@@ -134,16 +139,7 @@ def test_scene_true_starts_the_scene_node_beside_the_face_node(peer):
         )
         node.create_subscription(Scene, "/robot2/scene", scenes.append, latched)
         publisher = node.create_publisher(Image, "/robot2/camera/image", 10)
-        frame = real_faces_frames(1)[0]
-
-        def described() -> bool:
-            header = Header(frame_id="camera")
-            header.stamp = node.get_clock().now().to_msg()
-            publisher.publish(bgr_to_image(frame, header))
-            executor.spin_once(timeout_sec=0.3)
-            return bool(scenes)
-
-        assert wait_until(described, timeout_s=90), "no Scene on /robot2/scene"
+        assert _publish_until_answered(node, executor, publisher, scenes, 90), "no Scene on /robot2/scene"
         assert scenes[-1].description and scenes[-1].header.frame_id == "camera"
     finally:
         output = _stop(launched)
