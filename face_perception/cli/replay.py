@@ -23,8 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# Time for discovery to finish on the subscriber's side once this side sees the subscriber, seconds.
-DISCOVERY_SETTLE_S = 0.5
 # Longest wait at the end for subscribers to acknowledge the last messages, seconds.
 ACK_TIMEOUT_S = 5.0
 
@@ -64,10 +62,6 @@ def run(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.wait_for_subscribers
         while time.monotonic() < deadline and not all(p.get_subscription_count() for p in publishers.values()):
             time.sleep(0.05)
-        if args.wait_for_subscribers > 0 and all(p.get_subscription_count() for p in publishers.values()):
-            # This side sees a subscriber before the subscriber has matched this publisher, and a
-            # message sent in between can miss it: let discovery finish both ways first.
-            time.sleep(DISCOVERY_SETTLE_S)
         count = replay(args.input, publish, options, args.topics, keep_going=rclpy.ok)
         # A reliable message still in flight dies with its publisher: let the subscribers have the last ones.
         for publisher in publishers.values():
