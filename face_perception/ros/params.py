@@ -67,12 +67,9 @@ def image_qos(reliability: str, depth: int) -> QoSProfile:
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=RELIABILITY[reliability])
 
 
-# name -> (attribute of NodeConfig, description)
-_NODE_PARAMETERS: dict[str, tuple[str, str]] = {
-    "autostart": (
-        "autostart",
-        "Configure and activate the lifecycle node at start; false: wait for lifecycle transitions.",
-    ),
+# name -> (attribute of the node's config, description): the camera input and diagnostics, the
+# same in the face node and the scene node.
+CAMERA_PARAMETERS: dict[str, tuple[str, str]] = {
     "use_compressed": (
         "use_compressed",
         "Subscribe to image/compressed (sensor_msgs/CompressedImage) instead of image.",
@@ -86,12 +83,21 @@ _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
         "qos_depth",
         "Image subscription queue depth: frames DDS holds until the node takes them; the node processes the newest.",
     ),
+    "diagnostics.period_s": ("diagnostics_period_s", "Seconds between /diagnostics messages."),
+    "diagnostics.stale_after_s": ("stale_after_s", "Diagnostics warn when no image arrived for this many seconds."),
+}
+
+# name -> (attribute of NodeConfig, description)
+_NODE_PARAMETERS: dict[str, tuple[str, str]] = {
+    "autostart": (
+        "autostart",
+        "Configure and activate the lifecycle node at start; false: wait for lifecycle transitions.",
+    ),
+    **CAMERA_PARAMETERS,
     "publish_debug_image": (
         "publish_debug_image",
         "Publish debug/image with faces drawn (only while someone subscribes).",
     ),
-    "diagnostics.period_s": ("diagnostics_period_s", "Seconds between /diagnostics messages."),
-    "diagnostics.stale_after_s": ("stale_after_s", "Diagnostics warn when no image arrived for this many seconds."),
 }
 
 _PIPELINE_DESCRIPTIONS: dict[str, str] = {

@@ -63,13 +63,7 @@ class SceneNodeConfig:
 
 # name -> (attribute of SceneNodeConfig, description)
 _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
-    "use_compressed": ("use_compressed", "Subscribe to image/compressed instead of image."),
-    "qos.reliability": (
-        "qos_reliability",
-        "Image subscription reliability: best_available (reliable with reliable publishers, best effort with "
-        "best-effort ones), reliable, or best_effort.",
-    ),
-    "qos.depth": ("qos_depth", "Image subscription queue depth; 1 keeps only the newest frame."),
+    **face_params.CAMERA_PARAMETERS,
     "qos.scene_depth": ("scene_depth", "Scenes kept for late subscribers of scene (reliable, transient local)."),
     "qos.alerts_depth": (
         "alerts_depth",
@@ -81,8 +75,6 @@ _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
         "run here), topic, pipeline, or none.",
     ),
     "faces.wait_s": ("faces_wait_s", "How long to wait for the faces message with the image's stamp, seconds."),
-    "diagnostics.period_s": ("diagnostics_period_s", "Seconds between /diagnostics messages."),
-    "diagnostics.stale_after_s": ("stale_after_s", "Diagnostics warn when no image arrived for this many seconds."),
 }
 
 # Read by the executable only (not part of SceneNodeConfig), so declared beside the table.
