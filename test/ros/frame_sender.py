@@ -17,8 +17,8 @@ import time
 
 import cv2
 import rclpy
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from face_perception.msg import FaceArray
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 WARMUP_PERIOD_S = 0.2
