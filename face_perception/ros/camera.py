@@ -50,6 +50,11 @@ class CameraSubscription:
     def topic_name(self) -> str:
         return self._subscription.topic_name if self._subscription is not None else ""
 
+    @property
+    def publisher_count(self) -> int:
+        """Publishers matched with the subscription now (0 when not subscribed)."""
+        return self._subscription.get_publisher_count() if self._subscription is not None else 0
+
     def subscribe(self) -> None:
         events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
         msg_type, topic = (CompressedImage, "image/compressed") if self._settings.use_compressed else (Image, "image")

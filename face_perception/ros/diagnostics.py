@@ -45,8 +45,14 @@ class FrameStats:
             self._window_failed += 1
             self.last_error = error
 
-    def status(self, name: str, hardware_id: str, stale_after_s: float) -> DiagnosticStatus:
-        """The status for the window since the last call, and reset the window."""
+    def status(
+        self, name: str, hardware_id: str, stale_after_s: float, topic: str = "", publishers: int | None = None
+    ) -> DiagnosticStatus:
+        """The status for the window since the last call, and reset the window.
+
+        ``topic`` and ``publishers`` (the camera publishers matched now) tell a camera that is silent
+        from one that is not there at all (a wrong remap, an incompatible QoS).
+        """
         with self._lock:
             now = time.monotonic()
             elapsed = max(now - self._window_start, 1e-9)
@@ -65,6 +71,8 @@ class FrameStats:
                 "mean_latency_ms": f"{latency_ms:.1f}",
                 "last_error": self.last_error,
             }
+        if publishers is not None:
+            values["camera_topic"], values["camera_publishers"] = topic, publishers
         if window_failed and not window_processed:
             level, message = DiagnosticStatus.ERROR, f"every frame failing: {values['last_error']}"
         elif window_failed:
@@ -72,6 +80,8 @@ class FrameStats:
         elif idle_s is None or idle_s > stale_after_s:
             level = DiagnosticStatus.WARN
             message = "no images received" if idle_s is None else f"no image for {idle_s:.1f} s"
+            if publishers == 0 and topic:
+                message += f": no publisher matches {topic}"
         else:
             level, message = DiagnosticStatus.OK, f"{rate_hz:.1f} Hz, {latency_ms:.0f} ms per frame"
         return DiagnosticStatus(

@@ -165,7 +165,11 @@ class FacePerceptionNode(ManagedNode):
     def _publish_diagnostics(self) -> None:
         state = self.state
         status = self.stats.status(
-            f"{self.get_name()}: face pipeline", self.get_fully_qualified_name(), self.config.stale_after_s
+            f"{self.get_name()}: face pipeline",
+            self.get_fully_qualified_name(),
+            self.config.stale_after_s,
+            self.camera.topic_name,
+            self.camera.publisher_count,
         )
         status.values.insert(0, KeyValue(key="lifecycle_state", value=state))
         if state != "active":

@@ -188,7 +188,11 @@ class SceneNode(ManagedNode):
 
     def _publish_diagnostics(self) -> None:
         status = self.stats.status(
-            f"{self.get_name()}: scene analysis", self.get_fully_qualified_name(), self.config.stale_after_s
+            f"{self.get_name()}: scene analysis",
+            self.get_fully_qualified_name(),
+            self.config.stale_after_s,
+            self.camera.topic_name,
+            self.camera.publisher_count,
         )
         status.values.append(KeyValue(key="faces_missed", value=str(self.faces_missed)))
         publish_status(self, self.diagnostics_pub, status)

@@ -47,6 +47,10 @@ class Harness:
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
 
+    def matched(self, publisher) -> bool:
+        """``publisher`` and the node's camera subscription see each other (both directions of discovery)."""
+        return publisher.get_subscription_count() > 0 and self.node.camera.publisher_count > 0
+
     def close(self) -> None:
         self.executor.shutdown()
         self.node.destroy_node()

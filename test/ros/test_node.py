@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import wait_until
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from face_perception.msg import FaceArray
 from helpers import ROOT, real_faces_frames
 from rclpy.executors import SingleThreadedExecutor
@@ -71,7 +71,7 @@ def test_real_faces_in_every_encoding_come_back_with_the_header(harness_factory,
     harness = harness_factory()
     faces = Collector(harness.peer)
     publisher = harness.peer.create_publisher(Image, "image", 10)
-    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    assert wait_until(lambda: harness.matched(publisher))
     frame = _real_faces_frame()
     header = _stamp(1000)
     msg = _encode(frame, encoding, header)
@@ -98,7 +98,7 @@ def test_compressed_input(harness_factory):
     harness = harness_factory({"use_compressed": True})
     faces = Collector(harness.peer)
     publisher = harness.peer.create_publisher(CompressedImage, "image/compressed", 10)
-    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    assert wait_until(lambda: harness.matched(publisher))
     header = _stamp(2000)
     ok, jpeg = cv2.imencode(".jpg", _real_faces_frame())
     publisher.publish(CompressedImage(header=header, format="jpeg", data=jpeg.tobytes()))
@@ -114,7 +114,7 @@ def test_bad_frames_are_reported_and_the_node_keeps_working(harness_factory):
         Image, "image", QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
     )
     compressed_pub = harness.peer.create_publisher(CompressedImage, "image/compressed", 10)
-    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    assert wait_until(lambda: harness.matched(publisher))
     bad = [
         Image(header=_stamp(1), height=100, width=100, encoding="bgr8", step=300, data=b"\x00" * 500),  # truncated
         Image(header=_stamp(2), height=10, width=10, encoding="bayer_grbg8", step=10, data=b"\x00" * 100),
@@ -148,7 +148,7 @@ def test_bad_compressed_frames_are_survived(harness_factory):
     harness = harness_factory({"use_compressed": True})
     faces = Collector(harness.peer)
     publisher = harness.peer.create_publisher(CompressedImage, "image/compressed", 10)
-    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    assert wait_until(lambda: harness.matched(publisher))
     ok, jpeg = cv2.imencode(".jpg", _real_faces_frame())
     for index, data in enumerate([b"", b"not a jpeg", jpeg.tobytes()[:200]]):
         publisher.publish(CompressedImage(header=_stamp(10 + index), format="jpeg", data=data))
@@ -165,7 +165,7 @@ def test_only_the_newest_frame_is_processed(harness_factory):
     publisher = harness.peer.create_publisher(
         Image, "image", QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     )
-    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    assert wait_until(lambda: harness.matched(publisher))
     frame = cv2.resize(_real_faces_frame(), None, fx=2.0, fy=2.0)
     headers = [_stamp(100 + i) for i in range(30)]
     for header in headers:
@@ -180,11 +180,36 @@ def test_only_the_newest_frame_is_processed(harness_factory):
     assert stamps == sorted(stamps)
 
 
+def test_diagnostics_name_a_camera_topic_that_no_publisher_matches(harness_factory):
+    """A wrong remap or a missing driver reads differently from a silent camera."""
+    harness = harness_factory({"diagnostics.period_s": 0.2}, remap={"image": "camera/image_raw"})
+    diagnostics = Collector(harness.peer, "/diagnostics", DiagnosticArray)
+
+    def last_status():
+        return diagnostics.messages[-1].status[0] if diagnostics.messages else None
+
+    def camera_values() -> dict[str, str]:
+        status = last_status()
+        return {kv.key: kv.value for kv in status.values} if status is not None else {}
+
+    assert wait_until(lambda: camera_values().get("camera_publishers") == "0")
+    status = last_status()
+    assert status.level == DiagnosticStatus.WARN
+    assert status.message == "no images received: no publisher matches /camera/image_raw", status.message
+    assert camera_values()["camera_topic"] == "/camera/image_raw"
+    wrong = harness.peer.create_publisher(Image, "image", 10)  # the topic the remap moved away from
+    right = harness.peer.create_publisher(Image, "camera/image_raw", 10)
+    assert wait_until(lambda: harness.matched(right))
+    assert wait_until(lambda: camera_values().get("camera_publishers") == "1")
+    assert last_status().message == "no images received"
+    assert wrong.get_subscription_count() == 0
+
+
 def test_debug_image_is_switched_on_at_run_time(harness_factory):
     harness = harness_factory()
     debug = Collector(harness.peer, "debug/image", Image)
     publisher = harness.peer.create_publisher(Image, "image", 10)
-    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    assert wait_until(lambda: harness.matched(publisher))
     publisher.publish(bgr_to_image(_real_faces_frame(), _stamp(300)))
     assert wait_until(lambda: harness.node.stats.processed == 1)
     assert debug.messages == []
@@ -310,7 +335,7 @@ def test_tracking_gives_stable_ids_and_events(harness_factory):
     publisher = harness.peer.create_publisher(
         Image, "image", QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
     )
-    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    assert wait_until(lambda: harness.matched(publisher))
     frame = _real_faces_frame()
     headers = []
     for index in range(6):

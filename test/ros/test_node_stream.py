@@ -31,7 +31,7 @@ def test_fast_parameters_answer_every_frame_with_the_moving_faces(harness_factor
     received: list[FaceArray] = []
     harness.peer.create_subscription(FaceArray, "faces", received.append, 10)
     publisher = harness.peer.create_publisher(Image, "image", 10)
-    assert wait_until(lambda: publisher.get_subscription_count() > 0)
+    assert wait_until(lambda: harness.matched(publisher))
     frames = _frames(6)
     for index, frame in enumerate(frames):
         header = Header(frame_id="camera")

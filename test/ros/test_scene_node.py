@@ -71,7 +71,7 @@ class SceneHarness:
     def start(self) -> None:
         assert self.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert self.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
-        assert wait_until(lambda: self.images.get_subscription_count() > 0)
+        assert wait_until(lambda: self.images.get_subscription_count() > 0 and self.node.camera.publisher_count > 0)
 
     def scene_at(self, header: Header) -> Scene | None:
         for scene in list(self.scenes):

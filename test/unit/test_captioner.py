@@ -138,9 +138,7 @@ def test_missing_folder(tmp_path: Path):
         ImageCaptioner.from_folder(tmp_path / "nowhere")
 
 
-@pytest.mark.parametrize(
-    "name", ["encoder_model.onnx", "tokenizer.json", "config.json", "preprocessor_config.json"]
-)
+@pytest.mark.parametrize("name", ["encoder_model.onnx", "tokenizer.json", "config.json", "preprocessor_config.json"])
 def test_missing_file_is_named(tmp_path: Path, name: str):
     folder = copy_fixture(tmp_path)
     (folder / name).unlink()

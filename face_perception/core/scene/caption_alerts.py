@@ -45,15 +45,24 @@ _LYING = r"(?:lying|laying|lies|lays|lie|lay|sprawled|collapsed|slumped|face\s+d
 _RULES: tuple[_Rule, ...] = (
     # falls
     _rule("fall", rf"{_LYING}\s+(?:down\s+)?(?:on|in|across|at\s+the\s+bottom\s+of)\s+{_GROUND}", 0.9, True),
-    _rule("fall", r"(?:has\s+|have\s+|had\s+)?fallen(?:\s+(?:down|over|off))?(?!\s+(?:leaves|leaf|trees?|branch(?:es)?|"
-          r"logs?|snow|apples?|fruit|petals))", 0.85, True),
+    _rule(
+        "fall",
+        r"(?:has\s+|have\s+|had\s+)?fallen(?:\s+(?:down|over|off))?(?!\s+(?:leaves|leaf|trees?|branch(?:es)?|"
+        r"logs?|snow|apples?|fruit|petals))",
+        0.85,
+        True,
+    ),
     _rule("fall", r"falling(?:\s+(?:down|over|off))?(?!\s+(?:leaves|snow|rain|water))", 0.75, True),
     _rule("fall", r"fell(?:\s+(?:down|over|off))?", 0.8, True),
     _rule("fall", r"collapsed|tripped(?:\s+over)?|slipped\s+(?:and\s+fell|on)", 0.7, True),
     # fire
     _rule("fire", r"on\s+fire|in\s+flames|engulfed|ablaze", 0.95),
-    _rule("fire", r"fire(?!\s+(?:hydrant|truck|engine|station|extinguisher|alarm|escape|department|fighters?|"
-          r"place|pit|works|exit|door|man|men|hose))", 0.85),
+    _rule(
+        "fire",
+        r"fire(?!\s+(?:hydrant|truck|engine|station|extinguisher|alarm|escape|department|fighters?|"
+        r"place|pit|works|exit|door|man|men|hose))",
+        0.85,
+    ),
     _rule("fire", r"flames?|blaze|burning(?!\s+(?:candles?|incense))", 0.85),
     _rule("fire", r"smoke(?!\s+(?:detector|alarm))|smoky|smoldering", 0.6),
     # injuries

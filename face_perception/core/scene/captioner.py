@@ -287,7 +287,7 @@ class GenerationSpec:
         pad = pick("pad_token_id")
         early = generation.get("early_stopping", False)
         if early not in (True, False, "never"):
-            raise ConfigError(f"{source}: early_stopping must be true, false or \"never\", got {early!r}")
+            raise ConfigError(f'{source}: early_stopping must be true, false or "never", got {early!r}')
         return cls(
             decoder_start_token_id=int(start),
             eos_token_ids=eos_ids,
