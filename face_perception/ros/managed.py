@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
@@ -44,6 +45,17 @@ class ManagedNode(LifecycleNode):
         for name, trigger in (("configure", self.trigger_configure), ("activate", self.trigger_activate)):
             if trigger() != TransitionCallbackReturn.SUCCESS:
                 raise StartError(self.last_transition_error or f"{name} failed (state {self.state})")
+
+    def with_lifecycle(self, status: DiagnosticStatus) -> DiagnosticStatus:
+        """``status`` with the lifecycle state added; outside *active* the node does not process on
+        purpose, so no stale-camera warning: OK, or ERROR with the reason when a transition failed."""
+        state = self.state
+        status.values.insert(0, KeyValue(key="lifecycle_state", value=state))
+        if state != "active":
+            failed = bool(self.last_transition_error)
+            status.level = DiagnosticStatus.ERROR if failed else DiagnosticStatus.OK
+            status.message = self.last_transition_error if failed else f"{state}: not processing images"
+        return status
 
     def _refuse(self, transition: str, error: Exception) -> TransitionCallbackReturn:
         self.last_transition_error = f"{transition} failed: {error}"

@@ -19,7 +19,7 @@ import math
 import sys
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -163,7 +163,6 @@ class FacePerceptionNode(ManagedNode):
         return tracked, events
 
     def _publish_diagnostics(self) -> None:
-        state = self.state
         status = self.stats.status(
             f"{self.get_name()}: face pipeline",
             self.get_fully_qualified_name(),
@@ -171,13 +170,7 @@ class FacePerceptionNode(ManagedNode):
             self.camera.topic_name,
             self.camera.publisher_count,
         )
-        status.values.insert(0, KeyValue(key="lifecycle_state", value=state))
-        if state != "active":
-            # Not processing on purpose: no stale-camera warning; a failed transition is an error.
-            failed = bool(self.last_transition_error)
-            status.level = DiagnosticStatus.ERROR if failed else DiagnosticStatus.OK
-            status.message = self.last_transition_error if failed else f"{state}: not processing images"
-        publish_status(self, self.diagnostics_pub, status)
+        publish_status(self, self.diagnostics_pub, self.with_lifecycle(status))
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         for parameter in parameters:

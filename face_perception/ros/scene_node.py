@@ -195,7 +195,7 @@ class SceneNode(ManagedNode):
             self.camera.publisher_count,
         )
         status.values.append(KeyValue(key="faces_missed", value=str(self.faces_missed)))
-        publish_status(self, self.diagnostics_pub, status)
+        publish_status(self, self.diagnostics_pub, self.with_lifecycle(status))
 
     def destroy_node(self) -> None:
         self._stop_worker()

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import wait_until
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from face_perception.msg import Face, FaceArray, Scene, SceneAlert
 from helpers import ROOT
 from rclpy.executors import MultiThreadedExecutor
@@ -202,8 +202,17 @@ def test_a_bad_frame_is_counted_and_survived_and_deactivate_unsubscribes(harness
         return max((int(v["frames_failed"]) for v in values), default=0)
 
     assert wait_until(lambda: failed() >= 1), (harness.node.stats, len(diagnostics))
+    assert {kv.key: kv.value for kv in diagnostics[-1].status[0].values}["camera_publishers"] == "1"
     assert harness.node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
     assert wait_until(lambda: harness.images.get_subscription_count() == 0)
+
+    def inactive_reported() -> bool:
+        status = diagnostics[-1].status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        return values["lifecycle_state"] == "inactive" and status.level == DiagnosticStatus.OK
+
+    assert wait_until(inactive_reported), diagnostics[-1].status[0]  # idle on purpose: no stale-camera warning
+    assert diagnostics[-1].status[0].message == "inactive: not processing images"
     assert harness.node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS and harness.node.analyzer is None
 
 
