@@ -62,3 +62,10 @@ def test_parameters_file_errors(tmp_path):
     wildcard = tmp_path / "wildcard.yaml"
     wildcard.write_text(yaml.safe_dump({"/**": {"ros__parameters": {"detector": {"max_faces": 3}}}}))
     assert load_pipeline_config(wildcard).detector.max_faces == 3
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
+def test_every_shipped_parameters_file_applies_under_any_namespace(name):
+    """A node name as the top key matches only that node outside any namespace: every file uses '/**'."""
+    document = yaml.safe_load((ROOT / "config" / name).read_text())
+    assert list(document) == ["/**"], f"config/{name}: top keys {list(document)}"
