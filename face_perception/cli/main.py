@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except FacePerceptionError as error:
         logging.getLogger("face_perception").error("%s", error)
         return 2
+    except FileNotFoundError as error:  # a file the command needs (labels, annotations) is not there
+        logging.getLogger("face_perception").error("missing: %s", error.filename or error)
+        return 2
 
 
 if __name__ == "__main__":

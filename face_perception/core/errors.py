@@ -19,3 +19,7 @@ class ModelIntegrityError(ModelError):
 
 class ImageError(FacePerceptionError):
     """An image cannot be used: empty, truncated, undecodable, wrong size or type."""
+
+
+class DataError(FacePerceptionError):
+    """Labeled data for evaluation, calibration or training is missing or unreadable."""

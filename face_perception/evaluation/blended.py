@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from face_perception.core.errors import DataError
 from face_perception.core.images import read_image
 
 FRAME_SIZE = (640, 480)  # width, height
@@ -75,14 +76,14 @@ def build_blended(
     from ``coco_mini/images_train2017``.
 
     Raises:
-        FileNotFoundError: the shared data is not at ``data``.
+        DataError: the shared data is not at ``data``.
     """
     faces_dir = data / "utkface" / split
     backgrounds_dir = data / "coco_mini" / "images_train2017"
     face_paths = sorted(faces_dir.glob("*.jpg"))
     background_paths = sorted(backgrounds_dir.glob("*.jpg"))
     if not face_paths or not background_paths:
-        raise FileNotFoundError(f"need UTKFace faces in {faces_dir} and COCO photos in {backgrounds_dir}")
+        raise DataError(f"need UTKFace faces in {faces_dir} and COCO photos in {backgrounds_dir}")
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     records, result = [], []

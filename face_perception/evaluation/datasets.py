@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from face_perception.core.errors import DataError
 from face_perception.core.types import EMOTION_LABELS
 from face_perception.evaluation.metrics import RACES, age_band
 
@@ -33,14 +34,18 @@ def fer_samples(data: Path, split: str = "public_test") -> list[tuple[Path, int]
     folder = data / "fer2013" / split
     samples = [(p, i) for i, label in enumerate(EMOTION_LABELS) for p in sorted((folder / label).glob("*"))]
     if not samples:
-        raise FileNotFoundError(f"no FER2013 images under {folder}")
+        raise DataError(f"no FER2013 images under {folder}")
     return samples
 
 
 def eyewear_labels(data: Path) -> dict[tuple[str, str], str]:
     """(split, file name) -> eyewear label."""
-    with (data / "glasses" / "labels.csv").open() as stream:
-        return {(row["split"], row["file"]): row["label"] for row in csv.DictReader(stream)}
+    path = data / "glasses" / "labels.csv"
+    try:
+        with path.open() as stream:
+            return {(row["split"], row["file"]): row["label"] for row in csv.DictReader(stream)}
+    except (OSError, KeyError, csv.Error) as error:
+        raise DataError(f"cannot read the eyewear labels {path}: {error}") from error
 
 
 def utkface_samples(data: Path, split: str = "dev") -> list[UtkFace]:
@@ -54,7 +59,7 @@ def utkface_samples(data: Path, split: str = "dev") -> list[UtkFace]:
             )
         )
     if not samples:
-        raise FileNotFoundError(f"no UTKFace images under {data / 'utkface' / split}")
+        raise DataError(f"no UTKFace images under {data / 'utkface' / split}")
     return samples
 
 

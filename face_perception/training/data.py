@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from face_perception.core.errors import DataError
 from face_perception.core.types import EMOTION_LABELS
 from face_perception.evaluation.datasets import eyewear_labels
 
@@ -77,7 +78,7 @@ def fer_files(folder: Path) -> tuple[list[Path], np.ndarray]:
         files += members
         labels += [index] * len(members)
     if not files:
-        raise FileNotFoundError(f"no FER2013 class folders ({', '.join(EMOTION_LABELS)}) under {folder}")
+        raise DataError(f"no FER2013 class folders ({', '.join(EMOTION_LABELS)}) under {folder}")
     return files, np.array(labels, dtype=np.int64)
 
 

@@ -105,3 +105,24 @@ def test_track_refuses_a_video_over_the_limit_before_decoding(tmp_path, astronau
     config.write_text("face_perception:\n  ros__parameters:\n    max_image_side_px: 256\n")
     assert main(["track", "--config", str(config), str(video)]) == 2
     assert "over max_image_side_px=256" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["eval", "glasses"],
+        ["eval", "emotion"],
+        ["eval", "detection"],
+        ["eval", "scene"],
+        ["calibrate", "glasses"],
+        ["bench", "--blended", "BLENDED"],
+        ["train", "glasses", "--out", "OUT"],
+    ],
+)
+def test_missing_labeled_data_is_a_clear_error_with_exit_2(tmp_path, caplog, command):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    argv = [str(tmp_path / part) if part in ("BLENDED", "OUT") else part for part in command]
+    assert main([*argv, "--data", str(empty)]) == 2
+    messages = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert len(messages) == 1 and str(empty) in messages[0], messages
