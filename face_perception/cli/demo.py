@@ -33,7 +33,7 @@ FRAME_PERIOD_S = 0.1
 
 
 def sample_frames() -> list[tuple[str, np.ndarray]]:
-    """The demo sequence at 10 fps: a camera panning over the astronaut photo, then the rocket photo."""
+    """The demo sequence at 10 fps: a camera panning over the astronaut photo, then two frames of the rocket photo."""
     astronaut = cv2.imread(str(SAMPLES_DIR / "astronaut.jpg"), cv2.IMREAD_COLOR)
     rocket = cv2.imread(str(SAMPLES_DIR / "rocket.jpg"), cv2.IMREAD_COLOR)
     frames = [

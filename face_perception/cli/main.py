@@ -16,9 +16,9 @@ COMMANDS: dict[str, str] = {
     "demo": "Run the ROS node on the bundled sample frames and print what it publishes.",
     "bag": "Run the pipeline over a rosbag2 and write the results as an MCAP bag.",
     "replay": "Publish a rosbag2's image topics over ROS 2 at the recorded timing.",
-    "eval": "Measure emotion, gender, age, eyewear or detection on labeled data; write reports.",
-    "train": "Train the project's own emotion or eyewear model (needs PyTorch).",
-    "calibrate": "Fit the eyewear head's probability calibration (temperature) on held-out train labels.",
+    "eval": "Measure emotion, gender, age, eyewear, detection, scene or falls on labeled data; write reports.",
+    "train": "Train the project's own emotion, eyewear or gender model (needs PyTorch).",
+    "calibrate": "Fit a head's calibration on held-out train labels: eyewear temperature, age interval.",
     "bench": "Time each stage (detector, heads, tracker) on this machine.",
     "export": "Rebuild the ONNX models and their manifest from the source wheels.",
 }
