@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--faces-are-crops",
         action="store_true",
-        help="each image is one face crop: the face nearest the centre gives the landmarks, else the whole image is used",
+        help="each image is one face crop: the face nearest its centre gives the landmarks (else the whole image)",
     )
     parser.add_argument("--config", type=Path, help="parameters YAML (default: built-in defaults)")
 
