@@ -13,8 +13,8 @@ from typing import TextIO
 import cv2
 import numpy as np
 
+from face_perception.cli.config_file import load_config
 from face_perception.cli.results_json import emit, face_to_json
-from face_perception.core.config import load_pipeline_config
 from face_perception.core.errors import FacePerceptionError
 from face_perception.core.images import list_images, read_image
 from face_perception.core.pipeline import FacePipeline
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     Returns 0 when every image was analyzed, 1 when some could not be.
     """
     out = out or sys.stdout
-    pipeline = FacePipeline(load_pipeline_config(args.config))
+    pipeline = FacePipeline(load_config(args.config))
     paths = list_images(args.paths)
     analyze = _analyze_crops if args.faces_are_crops else _analyze_images
     failures = 0

@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from face_perception.bags.process import BagError, count_image_messages, output_topics, process_bag
-    from face_perception.core.config import load_pipeline_config
+    from face_perception.cli.config_file import load_config
 
-    config = load_pipeline_config(args.config)
+    config = load_config(args.config)
     scene = None
     if getattr(args, "scene", False):
         from face_perception.bags.scene import SceneSettings

@@ -19,10 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from face_perception.core.config import load_pipeline_config
+    from face_perception.cli.config_file import load_config
     from face_perception.evaluation.tasks import TASKS
 
-    config = load_pipeline_config(args.config)
+    config = load_config(args.config)
     names = TASK_NAMES if "all" in args.tasks else tuple(dict.fromkeys(args.tasks))
     for name in names:
         out = args.out / name

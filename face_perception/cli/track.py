@@ -11,8 +11,8 @@ from typing import TextIO
 import cv2
 import numpy as np
 
+from face_perception.cli.config_file import load_config
 from face_perception.cli.results_json import emit, face_to_json
-from face_perception.core.config import load_pipeline_config
 from face_perception.core.errors import FacePerceptionError, ImageError
 from face_perception.core.images import DEFAULT_MAX_SIDE_PX, IMAGE_SUFFIXES, read_image
 from face_perception.core.pipeline import FacePipeline
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.fps <= 0:
         raise FacePerceptionError(f"--fps must be positive, got {args.fps}")
-    config = load_pipeline_config(args.config)
+    config = load_config(args.config)
     pipeline = FacePipeline(config)
     tracker = FaceTracker(config.tracking)
     failures = 0

@@ -46,6 +46,15 @@ class ManagedNode(LifecycleNode):
             if trigger() != TransitionCallbackReturn.SUCCESS:
                 raise StartError(self.last_transition_error or f"{name} failed (state {self.state})")
 
+    def unknown_parameters(self) -> list[str]:
+        """Names given to this node (a params file, ``-p``) that it does not declare: ignored, so likely typos."""
+        return sorted(name for name in self._parameter_overrides if not self.has_parameter(name))
+
+    def warn_unknown_parameters(self) -> None:
+        """Log the names this node ignores, once, after every parameter was declared."""
+        if names := self.unknown_parameters():
+            self.get_logger().warning(f"ignored (not parameters of this node): {', '.join(names)}")
+
     def with_lifecycle(self, status: DiagnosticStatus) -> DiagnosticStatus:
         """``status`` with the lifecycle state added; outside *active* the node does not process on
         purpose, so no stale-camera warning: OK, or ERROR with the reason when a transition failed."""

@@ -51,6 +51,7 @@ class FacePerceptionNode(ManagedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("face_perception", **kwargs)
         self.pipeline_config, self.config = declare_and_read(self)
+        self.warn_unknown_parameters()
         self.pipeline: FacePipeline | None = None
         self.tracker: FaceTracker | None = None
         self.stats = FrameStats()

@@ -49,6 +49,7 @@ class SceneNode(ManagedNode):
         super().__init__("scene", **kwargs)
         self._people_factory = people_factory or PeopleFinder.from_store
         declare(self)
+        self.warn_unknown_parameters()
         self.analyzer: SceneAnalyzer | None = None
         self.stats = FrameStats()
         self.worker: LatestFrameWorker | None = None

@@ -231,7 +231,9 @@ def test_configure_failure_is_reported_and_leaves_the_node_unconfigured(camera):
 def test_namespaced_node_reads_the_shipped_params_file(camera, tmp_path):
     """``-r __ns:=/robot1`` with a params file: the '/**' key applies it wherever the node runs."""
     params = tmp_path / "params.yaml"
-    params.write_text((ROOT / "config" / "face_perception.yaml").read_text().replace("period_s: 1.0", "period_s: 0.3"))
+    shipped = (ROOT / "config" / "face_perception.yaml").read_text()
+    misspelt = "    detecter:\n      score_threshold: 0.9\n"  # a typo is ignored by rcl: the node names it
+    params.write_text(shipped.replace("period_s: 1.0", "period_s: 0.3") + misspelt)
     child = _start("--params-file", str(params), "-p", "tracking.enabled:=false", namespace=f"{NS}/robot1")
     node = camera.node
     from rcl_interfaces.srv import GetParameters
@@ -243,4 +245,7 @@ def test_namespaced_node_reads_the_shipped_params_file(camera, tmp_path):
         assert reply.values[1].string_value == "best_available"
     finally:
         child.terminate()
-        child.wait(timeout=30)
+        _, stderr = child.communicate(timeout=30)
+    warnings = [line for line in stderr.splitlines() if "ignored" in line]
+    assert len(warnings) == 1, stderr
+    assert warnings[0].endswith("ignored (not parameters of this node): detecter.score_threshold")

@@ -70,3 +70,16 @@ def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
+
+
+def test_a_misspelt_config_name_is_named_and_the_shipped_files_are_clean(tmp_path, caplog):
+    config = tmp_path / "typo.yaml"
+    config.write_text("/**:\n  ros__parameters:\n    detector:\n      scor_threshold: 0.5\n    qos:\n      depth: 3\n")
+    code, records = _run(["analyze", "--json", "--config", str(config), str(SAMPLES / "astronaut.jpg")])
+    assert code == 0 and records[0]["faces"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{config}: ignored (not parameters of the nodes): detector.scor_threshold"]
+    caplog.clear()
+    for shipped in ("face_perception.yaml", "face_perception_fast.yaml", "scene.yaml"):
+        _run(["analyze", "--json", "--config", str(ROOT / "config" / shipped), str(SAMPLES / "rocket.jpg")])
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
