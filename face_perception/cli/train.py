@@ -2,6 +2,11 @@
 
   face-perception train emotion --data ../shared/data --out runs/emotion
   face-perception train glasses --data ../shared/data --out runs/glasses
+  face-perception train glasses --data ../shared/data --out runs/distilled --teacher eyewear_chipnet
+
+``--teacher MODEL_ID`` distills an installed model into the new network: its probabilities on
+every train image (labeled or not, less the held-out rows) are soft targets, mixed with the
+hard labels where there are labels (``--distill-weight`` is the soft share).
 
 A run writes ``model.onnx``, ``train_log.json`` (config, seed, per-epoch history, held-out and
 test accuracy) into ``--out``. ``--pack FILE`` instead writes the training images into one
@@ -38,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="use only this many training images (quick checks)")
     parser.add_argument("--install", metavar="MODEL_ID", help="copy the model into models/ under this id")
     parser.add_argument("--pack", type=Path, help="write the training images into this .npz and stop")
+    parser.add_argument("--teacher", metavar="MODEL_ID", help="installed model whose probabilities are soft targets")
+    parser.add_argument("--distill-weight", type=float, help="share of the soft-target loss (default 0.7)")
+    parser.add_argument("--threads", type=int, help="PyTorch CPU threads (default: PyTorch's own choice)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from face_perception.training import data, tasks
     from face_perception.training.train import export_onnx, train
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(args.threads or max(1, torch.get_num_threads()))
     task = tasks.TASKS[args.task]
     if args.pack:
         task.pack(args.data, args.pack)
@@ -66,10 +74,25 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, size=args.size)
     if args.seed is not None:
         config = replace(config, seed=args.seed)
+    if args.distill_weight is not None:
+        config = replace(config, distill_weight=args.distill_weight)
     train_index, val_index = data.stratified_split(dataset.labels, task.val_fraction, config.seed)
+    train_set, val_set, soft_targets = dataset.subset(train_index), dataset.subset(val_index), None
+    if args.teacher:
+        from face_perception.core.runtime import ModelStore
+        from face_perception.training.distill import distillation_set
+
+        if task.load_unlabeled is None:
+            raise SystemExit(f"{args.task} has no unlabeled images to distill on")
+        config = replace(config, teacher=args.teacher)
+        distilled = distillation_set(train_set, val_set, task.load_unlabeled(args.data), ModelStore(), args.teacher)
+        train_set, soft_targets = distilled.samples, distilled.soft_targets
+        log.info("distilling %s on %d images (%d labeled)", args.teacher, len(soft_targets), distilled.labeled)
     if args.limit:
-        train_index = np.random.default_rng(config.seed).permutation(train_index)[: args.limit]
-    model, record = train(config, dataset.subset(train_index), dataset.subset(val_index), args.out, args.device)
+        keep = np.random.default_rng(config.seed).permutation(len(train_set.labels))[: args.limit]
+        train_set = train_set.subset(keep)
+        soft_targets = None if soft_targets is None else soft_targets[keep]
+    model, record = train(config, train_set, val_set, args.out, args.device, soft_targets)
     channels = 1 if dataset.images.ndim == 3 else dataset.images.shape[-1]
     export_onnx(model, channels, config.size, args.out / "model.onnx")
     test = task.load_test(args.data)
@@ -98,6 +121,16 @@ def install(model_id: str, run_dirs: list[Path], manifest_entry: dict) -> None:
         record = json.loads((run_dir / "train_log.json").read_text())
         runs.append({k: v for k, v in record.items() if k != "history"})
     training = runs[0] if len(runs) == 1 else {"average_of": runs}
+    teacher = runs[0]["config"].get("teacher") if len(runs) == 1 else None
+    if teacher:
+        widths = "-".join(str(w) for w in runs[0]["config"]["widths"])
+        manifest_entry = {
+            **manifest_entry,
+            "description": f"One ChipNet (widths {widths}) distilled from {teacher}: its probabilities on every "
+            "train image are soft targets, mixed with the hard labels.",
+            "data": f"distilled from {teacher} on UTKFace train (all images, less the held-out labeled rows); "
+            "labeled rows of glasses/labels.csv also give hard labels; 15% of the labels held out",
+        }
     with tempfile.TemporaryDirectory() as scratch:
         merged = Path(scratch) / "model.onnx"
         merged.write_bytes(average_models([(d / "model.onnx").read_bytes() for d in run_dirs]))

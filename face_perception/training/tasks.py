@@ -32,6 +32,7 @@ class Task:
     pack: Callable[[Path, Path], None]
     score: Callable[[np.ndarray, Dataset], dict]
     manifest_entry: dict
+    load_unlabeled: Callable[[Path], Dataset] | None = None  # every train image, for a teacher's soft targets
 
 
 def _accuracy(probabilities: np.ndarray, test: Dataset) -> dict:
@@ -101,6 +102,16 @@ def glasses_chips(data: Path, split: str) -> Dataset:
     return Dataset(chips, labels, EYEWEAR_LABELS, tuple(p.name for p, _ in rows), groups)
 
 
+def all_glasses_chips(data: Path, split: str = "train") -> Dataset:
+    """Aligned BGR chips of every UTKFace image of ``split``, labeled or not (labels -1), cut as
+    ``glasses_chips`` cuts them: the images a teacher labels for distillation."""
+    from face_perception.evaluation.datasets import utkface_samples
+
+    paths = [s.path for s in utkface_samples(data, split)]
+    chips = utkface_chips(paths, GLASSES_CHIP, GLASSES_PADDING)
+    return Dataset(chips, np.full(len(paths), -1, dtype=np.int64), EYEWEAR_LABELS, tuple(p.name for p in paths))
+
+
 def _pack_dataset(dataset: Dataset, path: Path, suffix: str = ".png") -> None:
     """Pack chips as PNG (lossless) or, to carry more of them, as JPEG of quality 95."""
     folder = path.parent / (path.stem + "_chips")
@@ -165,6 +176,7 @@ GLASSES = Task(
         "threshold": 0.5,
         "data": "UTKFace train images labeled in glasses/labels.csv (unsure rows left out), 15% held out",
     },
+    load_unlabeled=all_glasses_chips,
 )
 
 # --- gender: UTKFace --------------------------------------------------------------------------

@@ -40,6 +40,8 @@ class TrainConfig:
     class_balance: bool = False
     select_on_balanced_accuracy: bool = False
     seed: int = 0
+    teacher: str | None = None  # model id whose probabilities are soft targets (``training.distill``)
+    distill_weight: float = 0.7  # share of the soft-target loss; the rest is the hard-label loss
 
 
 def augment(batch: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
@@ -93,10 +95,25 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> t
     return torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of ``logits`` [N, C] against probability targets [N, C]."""
+    return -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
+
+
 def train(
-    config: TrainConfig, train_set: Dataset, val_set: Dataset, out_dir: Path, device: str = "auto"
+    config: TrainConfig,
+    train_set: Dataset,
+    val_set: Dataset,
+    out_dir: Path,
+    device: str = "auto",
+    soft_targets: np.ndarray | None = None,
 ) -> tuple[nn.Module, dict]:
-    """Train, keep the best epoch on ``val_set``, and write ``out_dir/train_log.json``."""
+    """Train, keep the best epoch on ``val_set``, and write ``out_dir/train_log.json``.
+
+    With ``soft_targets`` [N, classes] (a teacher's probabilities, one row per training sample) the
+    loss is ``distill_weight`` times their cross-entropy plus the rest times the hard-label loss
+    of the samples whose label is not -1 (``training.distill.UNLABELED``).
+    """
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     target = torch.device(
@@ -107,13 +124,14 @@ def train(
     model = ChipNet(channels, len(train_set.classes), config.widths, config.dropout).to(target)
     x_train = to_tensor(train_set.images, config.size, target)
     y_train = torch.from_numpy(train_set.labels).to(target)
+    soft = None if soft_targets is None else torch.from_numpy(np.asarray(soft_targets, np.float32)).to(target)
     x_val = to_tensor(val_set.images, config.size, target)
     y_val = torch.from_numpy(val_set.labels).to(target)
     weights = None
     if config.class_balance:
-        counts = torch.bincount(y_train, minlength=len(train_set.classes)).float()
+        counts = torch.bincount(y_train[y_train >= 0], minlength=len(train_set.classes)).float()
         weights = (counts.sum() / (len(counts) * counts.clamp(min=1))).to(target)
-    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing, ignore_index=-1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -128,7 +146,13 @@ def train(
         for step in range(steps_per_epoch):
             index = order[step * config.batch_size : (step + 1) * config.batch_size]
             batch = augment(x_train[index], config, generator)
-            loss = loss_fn(model.logits(batch), y_train[index])
+            logits = model.logits(batch)
+            if soft is None:
+                loss = loss_fn(logits, y_train[index])
+            else:
+                loss = config.distill_weight * soft_cross_entropy(logits, soft[index])
+                if (y_train[index] >= 0).any():
+                    loss = loss + (1 - config.distill_weight) * loss_fn(logits, y_train[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -158,6 +182,7 @@ def train(
         "device": str(target),
         "torch": torch.__version__,
         "train_samples": len(x_train),
+        "labeled_train_samples": int((y_train >= 0).sum()),
         "val_samples": len(x_val),
         "best_val_accuracy": best,
         "best_epoch": int(np.argmax([h["val_accuracy"] for h in history]) + 1),
