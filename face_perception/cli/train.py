@@ -22,6 +22,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from face_perception.core.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         install(args.install, args.run, task.manifest_entry)
         return 0
     if args.out is None:
-        raise SystemExit("--out is required unless --pack or --run is given")
+        raise ConfigError("--out is required unless --pack or --run is given")
     dataset = task.load_train(args.data)
     config = task.config if args.epochs is None else replace(task.config, epochs=args.epochs)
     if args.widths:
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         from face_perception.training.distill import distillation_set
 
         if task.load_unlabeled is None:
-            raise SystemExit(f"{args.task} has no unlabeled images to distill on")
+            raise ConfigError(f"--teacher: {args.task} has no unlabeled images to distill on (glasses only)")
         config = replace(config, teacher=args.teacher)
         distilled = distillation_set(train_set, val_set, task.load_unlabeled(args.data), ModelStore(), args.teacher)
         train_set, soft_targets = distilled.samples, distilled.soft_targets
