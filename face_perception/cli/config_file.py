@@ -31,9 +31,7 @@ def load_config(path: Path | None) -> PipelineConfig:
     if path is None:
         return PipelineConfig().validate()
     params = load_parameters_yaml(path)
-    known_to_nodes = node_parameter_names()
-    if known_to_nodes:
-        unknown = sorted(set(params) - known_to_nodes - set(PipelineConfig().to_parameters()))
-        if unknown:
-            LOG.warning("%s: ignored (not parameters of the nodes): %s", path, ", ".join(unknown))
+    known = node_parameter_names()  # the pipeline's names among them
+    if known and (unknown := sorted(set(params) - known)):
+        LOG.warning("%s: ignored (not parameters of the nodes): %s", path, ", ".join(unknown))
     return PipelineConfig.from_parameters(params)
