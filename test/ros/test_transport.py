@@ -19,6 +19,12 @@ from helpers import SAMPLES
 
 SENDER = Path(__file__).with_name("frame_sender.py")
 FPS, SECONDS, MIN_RECEIVED = 30, 4, 0.97
+# What is measured is transport: the node's own work per frame is kept small (a 160 px detector
+# pass, no heads), so that a busy machine starving the node's executor cannot pass for lost frames.
+CHEAP_PROCESSING = {
+    "detector.max_input_side_px": 160,
+    **{f"{head}.enabled": False for head in ("emotion", "gender", "age", "eyeglasses")},
+}
 
 
 def _send(topic: str, reliability: str, profile: bool, harness) -> tuple[int, int]:
@@ -49,7 +55,7 @@ def _send(topic: str, reliability: str, profile: bool, harness) -> tuple[int, in
     ],
 )
 def test_camera_rate_frames_from_another_process_reach_the_node(harness_factory, reliability, profile):
-    harness = harness_factory({"emotion.enabled": False, "gender.enabled": False, "age.enabled": False})
+    harness = harness_factory(CHEAP_PROCESSING)
     assert harness.node.config.qos_reliability == "best_available"  # the shipped default
     before, sent = _send("image", reliability, profile, harness)
     assert sent == FPS * SECONDS
