@@ -21,7 +21,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from face_perception.msg import FaceArray
 from helpers import jpeg_claiming, png_claiming, real_faces_frames
 from rcl_interfaces.msg import Log
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -271,7 +271,13 @@ def test_stamps_going_backwards_warn_once(harness_factory):
     """A stream whose stamps keep going back restarts tracking on every frame but warns once (throttled)."""
     harness = harness_factory({**NODE_QOS, "tracking.enabled": True})
     logs: list[Log] = []
-    harness.peer.create_subscription(Log, "/rosout", logs.append, 100)
+    # /rosout keeps recent messages for late subscribers (transient local): a warning logged before
+    # this subscription matched the node's rosout publisher still arrives.
+    rosout_qos = QoSProfile(
+        depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+    )
+    rosout = harness.peer.create_subscription(Log, "/rosout", logs.append, rosout_qos)
+    assert wait_until(lambda: rosout.get_publisher_count() > 0)
     publisher = harness.peer.create_publisher(
         Image, "image", QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     )
