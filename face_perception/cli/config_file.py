@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from face_perception.core.config import PipelineConfig, load_parameters_yaml
-
-LOG = logging.getLogger("face_perception")
+from face_perception.core.config import PipelineConfig, load_pipeline_config
 
 
 def node_parameter_names() -> set[str]:
@@ -20,18 +17,10 @@ def node_parameter_names() -> set[str]:
 
 
 def load_config(path: Path | None) -> PipelineConfig:
-    """The pipeline configuration of ``path`` (the defaults when None).
-
-    Names that neither the pipeline nor either node knows are ignored, as a node ignores them, and
-    named in a warning so that a typo does not pass unseen.
+    """The pipeline configuration of ``path`` (the defaults when None); names neither node declares
+    are named in a warning.
 
     Raises:
         ConfigError: the file cannot be read, or a value has the wrong type or is out of range.
     """
-    if path is None:
-        return PipelineConfig().validate()
-    params = load_parameters_yaml(path)
-    known = node_parameter_names()  # the pipeline's names among them
-    if known and (unknown := sorted(set(params) - known)):
-        LOG.warning("%s: ignored (not parameters of the nodes): %s", path, ", ".join(unknown))
-    return PipelineConfig.from_parameters(params)
+    return load_pipeline_config(path, node_parameter_names() if path is not None else ())

@@ -7,6 +7,8 @@ node declares them, so a ``ros__parameters`` block and the CLI agree.
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from face_perception.core.errors import ConfigError
 from face_perception.core.images import DEFAULT_MAX_SIDE_PX
 from face_perception.core.tracker import TrackerConfig
 from face_perception.core.types import GenderAbstention
+
+LOG = logging.getLogger("face_perception")
 
 HEAD_NAMES: tuple[str, ...] = ("emotion", "gender", "age", "eyeglasses")
 
@@ -172,11 +176,18 @@ def load_parameters_yaml(path: str | Path, node_name: str = "face_perception") -
     raise ConfigError(f"{path}: no '{node_name}: ros__parameters:' block")
 
 
-def load_pipeline_config(path: str | Path | None = None) -> PipelineConfig:
-    """The pipeline configuration of a parameters file (the defaults when path is None)."""
+def load_pipeline_config(path: str | Path | None = None, known_names: Collection[str] = ()) -> PipelineConfig:
+    """The pipeline configuration of a parameters file (the defaults when path is None).
+
+    With ``known_names`` (every name the file's readers declare), names outside them are ignored,
+    as a node ignores them, and named in one warning so that a typo does not pass unseen.
+    """
     if path is None:
         return PipelineConfig().validate()
-    return PipelineConfig.from_parameters(load_parameters_yaml(path))
+    params = load_parameters_yaml(path)
+    if known_names and (unknown := sorted(set(params) - set(known_names))):
+        LOG.warning("%s: ignored (not parameters of the nodes): %s", path, ", ".join(unknown))
+    return PipelineConfig.from_parameters(params)
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -46,7 +46,7 @@ class FrameStats:
             self.last_error = error
 
     def status(
-        self, name: str, hardware_id: str, stale_after_s: float, topic: str = "", publishers: int | None = None
+        self, name: str, hardware_id: str, stale_after_s: float, topic: str, publishers: int
     ) -> DiagnosticStatus:
         """The status for the window since the last call, and reset the window.
 
@@ -70,9 +70,9 @@ class FrameStats:
                 "rate_hz": f"{rate_hz:.2f}",
                 "mean_latency_ms": f"{latency_ms:.1f}",
                 "last_error": self.last_error,
+                "camera_topic": topic,
+                "camera_publishers": publishers,
             }
-        if publishers is not None:
-            values["camera_topic"], values["camera_publishers"] = topic, publishers
         if window_failed and not window_processed:
             level, message = DiagnosticStatus.ERROR, f"every frame failing: {values['last_error']}"
         elif window_failed:
