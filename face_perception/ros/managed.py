@@ -89,11 +89,11 @@ def run(make_node: Callable[[], ManagedNode], logger_name: str, args: list[str] 
     except RuntimeError as error:  # rclpy's RCLError: arguments rcl could not parse
         return _fatal(logger_name, f"invalid ROS arguments: {str(error).strip()}")
     node = None
+    executor = SingleThreadedExecutor()
     try:
         node = make_node()
         if node.autostart:
             node.start()
-        executor = SingleThreadedExecutor()
         executor.add_node(node)
         while node.state != "finalized":  # `ros2 lifecycle set ... shutdown` ends the process
             executor.spin_once(timeout_sec=0.5)
@@ -106,6 +106,9 @@ def run(make_node: Callable[[], ManagedNode], logger_name: str, args: list[str] 
             raise
         # A signal ended the context while spin was waiting: a requested shutdown, not a failure.
     finally:
+        # The executor first, while the context is valid: left to the garbage collector after
+        # rclpy's shutdown, it prints a traceback from destroying its signal guard condition.
+        executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
