@@ -56,7 +56,8 @@ class FacePerceptionNode(ManagedNode):
         self.tracker: FaceTracker | None = None
         self.stats = FrameStats()
         self._ids = itertools.count(1)
-        self._restarts = 0
+        self.tracker_restarts = 0  # times stamps went backwards and the tracker started over
+        self.stamp_warnings = 0  # warnings logged about it (throttled to one per STAMP_WARNING_PERIOD_S)
         self._last_stamp_warning = -math.inf
         self.worker = LatestFrameWorker(self, "face_perception_worker", self.stats, self._process)
         self.camera = CameraSubscription(self, self.config, self.worker.offer)
@@ -152,14 +153,15 @@ class FacePerceptionNode(ManagedNode):
         stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
         tracked, events, restarted = self.tracker.update_or_restart(faces, stamp_s)
         if restarted:
-            self._restarts += 1
+            self.tracker_restarts += 1
             self.pipeline.reset()  # no face carried over from before the jump (detector.full_frame_every)
             # Throttled per node (rclpy's throttle is per call site, shared by every node of the process).
             now = time.monotonic()
             if now - self._last_stamp_warning >= STAMP_WARNING_PERIOD_S:
                 self._last_stamp_warning = now
+                self.stamp_warnings += 1
                 self.get_logger().warning(
-                    f"image stamps went backwards: tracks restarted ({self._restarts} times so far)"
+                    f"image stamps went backwards: tracks restarted ({self.tracker_restarts} times so far)"
                 )
         return tracked, events
 

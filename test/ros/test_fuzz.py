@@ -20,8 +20,7 @@ from conftest import wait_until
 from diagnostic_msgs.msg import DiagnosticArray
 from face_perception.msg import FaceArray
 from helpers import jpeg_claiming, png_claiming, real_faces_frames
-from rcl_interfaces.msg import Log
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -268,16 +267,12 @@ def test_compressed_image_fuzz(harness_factory, capfd):
 
 
 def test_stamps_going_backwards_warn_once(harness_factory):
-    """A stream whose stamps keep going back restarts tracking on every frame but warns once (throttled)."""
+    """A stream whose stamps keep going back restarts tracking on every frame but warns once (throttled).
+
+    The node's own counters are read in-process: whether a log line reaches a /rosout subscriber
+    depends on discovery timing, the counters do not.
+    """
     harness = harness_factory({**NODE_QOS, "tracking.enabled": True})
-    logs: list[Log] = []
-    # /rosout keeps recent messages for late subscribers (transient local): a warning logged before
-    # this subscription matched the node's rosout publisher still arrives.
-    rosout_qos = QoSProfile(
-        depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-    )
-    rosout = harness.peer.create_subscription(Log, "/rosout", logs.append, rosout_qos)
-    assert wait_until(lambda: rosout.get_publisher_count() > 0)
     publisher = harness.peer.create_publisher(
         Image, "image", QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     )
@@ -290,10 +285,5 @@ def test_stamps_going_backwards_warn_once(harness_factory):
         publisher.publish(msg)
         assert wait_until(lambda i=index: stats.processed == i + 1)
     assert time.monotonic() - started < 10.0 or pytest.skip("too slow here to stay within one throttle period")
-
-    def warnings() -> list[str]:
-        return [entry.msg for entry in list(logs) if "went backwards" in entry.msg]
-
-    assert wait_until(lambda: len(warnings()) >= 1), "no warning that the stamps went backwards"
-    time.sleep(0.5)  # a second warning, were there one, would have arrived by now
-    assert len(warnings()) == 1, warnings()
+    assert harness.node.tracker_restarts == 11  # every frame after the first went back in time
+    assert harness.node.stamp_warnings == 1
