@@ -1,5 +1,12 @@
 """People in one image: NanoDet boxes, MoveNet keypoints, posture; plus the context objects around them.
 
+Person candidates are the detector's person boxes down to a low score
+(``candidate_score_threshold``): people lying on a floor, seen from above or partly hidden get
+low scores from a detector trained on upright people. Each candidate gets its pose, and the
+posture classifier (``posture_model``) decides from the pose, the box and the detector's score
+whether it is one whole person and whether that person stands, sits or lies. Without a posture
+model, boxes at ``score_threshold`` are people and rules on the keypoints give the posture.
+
 Lying people are what detectors and pose models trained on upright people miss most. Two
 re-looks help: a person box wider than tall, or one whose pose is not confident, gets its pose
 again on crops turned by 90 degrees both ways (the more confident pose wins); and the detector
@@ -23,6 +30,7 @@ from face_perception.core.checks import check_range
 from face_perception.core.errors import ConfigError, ImageError
 from face_perception.core.models.objects import NanoDetDetector
 from face_perception.core.models.pose import MoveNetPose, PoseCrop
+from face_perception.core.models.posture import POSTURE_CLASSES, PostureClassifier, posture_features
 from face_perception.core.nms import nms
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.posture import PostureThresholds, classify_posture
@@ -43,7 +51,12 @@ class PeopleConfig:
 
     object_model: str = "nanodet_m"
     pose_model: str = "movenet_lightning"
-    score_threshold: float = 0.35  # person boxes at or above this are people
+    posture_model: str = "posture_mlp"  # "" : person boxes by score_threshold, posture by keypoint rules
+    candidate_score_threshold: float = 0.12  # person boxes at or above this are candidates for the posture model
+    max_candidates: int = 5  # most confident candidates that get a pose and the posture model
+    person_threshold: float = 0.5  # candidates at least this probably one whole person are people
+    min_posture_score: float = 0.4  # a person whose most probable posture is less probable than this: "unknown"
+    score_threshold: float = 0.35  # without a posture model: person boxes at or above this are people
     object_score_threshold: float = 0.4  # other COCO objects at or above this are context objects
     nms_iou_threshold: float = 0.6
     max_people: int = 6
@@ -60,6 +73,9 @@ class PeopleConfig:
             if not getattr(self, name):
                 raise ConfigError(f"people.{name} must name a model of the manifest")
         for name in (
+            "candidate_score_threshold",
+            "person_threshold",
+            "min_posture_score",
             "score_threshold",
             "object_score_threshold",
             "nms_iou_threshold",
@@ -68,6 +84,7 @@ class PeopleConfig:
         ):
             check_range(f"people.{name}", getattr(self, name), 0.0, 1.0)
         check_range("people.max_people", self.max_people, 1, 100)
+        check_range("people.max_candidates", self.max_candidates, 1, 100)
         check_range("people.max_objects", self.max_objects, 0, 300)
         check_range("people.pose_padding", self.pose_padding, 0.0, 2.0)
         check_range("people.wide_box_aspect", self.wide_box_aspect, 0.2, 5.0)
@@ -137,13 +154,32 @@ def unrotate_box(box: Box, quarter_turns: int, height: int, width: int) -> Box:
     return Box(float(back[:, 0].min()), float(back[:, 1].min()), float(back[:, 0].max()), float(back[:, 1].max()))
 
 
+@dataclass(frozen=True)
+class PersonCandidate:
+    """A person box of the detector with its pose and the posture model's input."""
+
+    detection: ObjectDetection
+    keypoints: np.ndarray  # float32 [17, 3]: x, y (image px), score
+    turned_pose: bool  # the pose came from a crop turned by 90 degrees
+    features: np.ndarray  # float32 [NUM_FEATURES], posture_features()
+
+
 class PeopleFinder:
     """Finds people (box, keypoints, posture) and context objects in one BGR image."""
 
-    def __init__(self, config: PeopleConfig, detector: NanoDetDetector, pose: MoveNetPose) -> None:
+    def __init__(
+        self,
+        config: PeopleConfig,
+        detector: NanoDetDetector,
+        pose: MoveNetPose,
+        posture: PostureClassifier | None = None,
+    ) -> None:
         self.config = config.validate()
+        if config.posture_model and posture is None:
+            raise ConfigError(f"people.posture_model={config.posture_model!r} needs its classifier")
         self.detector = detector
         self.pose = pose
+        self.posture = posture if config.posture_model else None
         self.thresholds = PostureThresholds(min_keypoint_score=config.keypoint_score_threshold)
         self._calls = 0  # for the alternating direction of rotated_detection="alternate"
 
@@ -154,24 +190,68 @@ class PeopleFinder:
             config,
             NanoDetDetector.from_store(store, config.object_model),
             MoveNetPose.from_store(store, config.pose_model),
+            PostureClassifier.from_store(store, config.posture_model) if config.posture_model else None,
         )
 
     def find(self, image_bgr: np.ndarray) -> tuple[list[PersonObservation], list[ObjectDetection]]:
-        """People (highest score first, at most ``max_people``) and non-person objects of a uint8 BGR image."""
+        """People (most probable first, at most ``max_people``) and non-person objects of a uint8 BGR image."""
+        candidates, objects = self.candidates(image_bgr)
+        observed = self._by_model(candidates) if self.posture is not None else [self._by_rules(c) for c in candidates]
+        observed = sorted(observed, key=lambda p: -p.score)[: self.config.max_people]
+        return self._drop_same_body(observed), objects[: self.config.max_objects]
+
+    def candidates(self, image_bgr: np.ndarray) -> tuple[list[PersonCandidate], list[ObjectDetection]]:
+        """Person candidates with their poses (most confident first), and the context objects."""
         if not isinstance(image_bgr, np.ndarray) or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
             raise ImageError(f"expected a BGR image [H, W, 3], got {getattr(image_bgr, 'shape', type(image_bgr))}")
         if image_bgr.dtype != np.uint8 or image_bgr.size == 0:
             raise ImageError(f"expected a non-empty uint8 image, got {image_bgr.dtype} {image_bgr.shape}")
         config = self.config
-        low = min(config.score_threshold, config.object_score_threshold)
+        person_threshold = config.candidate_score_threshold if self.posture is not None else config.score_threshold
+        low = min(person_threshold, config.object_score_threshold)
         detections = self.detector.detect(image_bgr, low, config.nms_iou_threshold)
-        people = [d for d in detections if d.label == PERSON_LABEL and d.score >= config.score_threshold]
+        people = [d for d in detections if d.label == PERSON_LABEL and d.score >= person_threshold]
         objects = [d for d in detections if d.label != PERSON_LABEL and d.score >= config.object_score_threshold]
-        turns = self._detection_turns(any(self._is_wide(p.box) for p in people))
+        strong = [p for p in people if p.score >= config.score_threshold]
+        turns = self._detection_turns(any(self._is_wide(p.box) for p in strong))
         if turns:
-            people = self._merge(people + self._rotated_people(image_bgr, turns))
-        observed = [self._observe(image_bgr, p) for p in people[: config.max_people]]
-        return self._drop_same_body(observed), objects[: config.max_objects]
+            people = self._merge(people + self._rotated_people(image_bgr, turns, person_threshold))
+        limit = config.max_candidates if self.posture is not None else config.max_people
+        return [self._candidate(image_bgr, p) for p in people[:limit]], objects
+
+    def _by_rules(self, candidate: PersonCandidate) -> PersonObservation:
+        posture = classify_posture(candidate.keypoints, candidate.detection.box, self.thresholds)
+        return PersonObservation(
+            box=candidate.detection.box,
+            score=candidate.detection.score,
+            keypoints=candidate.keypoints,
+            posture=posture.label,
+            posture_score=posture.score,
+        )
+
+    def _by_model(self, candidates: list[PersonCandidate]) -> list[PersonObservation]:
+        if not candidates:
+            return []
+        assert self.posture is not None
+        probabilities = self.posture.predict(np.stack([c.features for c in candidates]))
+        people = []
+        for candidate, p in zip(candidates, probabilities, strict=True):
+            person = 1.0 - float(p[0])
+            if person < self.config.person_threshold:
+                continue
+            conditional = p[1:] / max(person, 1e-6)  # posture given that it is a person
+            best = int(np.argmax(conditional))
+            label = POSTURE_CLASSES[1 + best] if conditional[best] >= self.config.min_posture_score else "unknown"
+            people.append(
+                PersonObservation(
+                    box=candidate.detection.box,
+                    score=person,
+                    keypoints=candidate.keypoints,
+                    posture=label,
+                    posture_score=float(conditional[best]) if label != "unknown" else 0.0,
+                )
+            )
+        return people
 
     def _is_wide(self, box: Box) -> bool:
         return box.width > self.config.wide_box_aspect * box.height
@@ -186,11 +266,13 @@ class PeopleFinder:
             return (1,) if self._calls % 2 else (3,)
         return ()
 
-    def _rotated_people(self, image_bgr: np.ndarray, quarter_turns: tuple[int, ...]) -> list[ObjectDetection]:
+    def _rotated_people(
+        self, image_bgr: np.ndarray, quarter_turns: tuple[int, ...], threshold: float
+    ) -> list[ObjectDetection]:
         height, width = image_bgr.shape[:2]
         found = []
         for turns in quarter_turns:
-            for d in self.detector.detect(rotate_image(image_bgr, turns), self.config.score_threshold):
+            for d in self.detector.detect(rotate_image(image_bgr, turns), threshold):
                 if d.label == PERSON_LABEL:
                     found.append(dataclasses.replace(d, box=unrotate_box(d.box, turns, height, width)))
         return found
@@ -215,20 +297,14 @@ class PeopleFinder:
                 kept.append(person)
         return kept
 
-    def _observe(self, image_bgr: np.ndarray, person: ObjectDetection) -> PersonObservation:
+    def _candidate(self, image_bgr: np.ndarray, person: ObjectDetection) -> PersonCandidate:
         config = self.config
-        crops = [PoseCrop(person.box, 0, config.pose_padding)]
-        keypoints = self.pose.predict(image_bgr, crops)
-        best = keypoints[0]
+        keypoints = self.pose.predict(image_bgr, [PoseCrop(person.box, 0, config.pose_padding)])
+        best, turned = keypoints[0], False
         if config.rotated_pose and (self._is_wide(person.box) or best[:, 2].mean() < config.min_pose_score):
-            turned = self.pose.predict(image_bgr, [PoseCrop(person.box, r, config.pose_padding) for r in (90, 270)])
-            candidates = np.concatenate([keypoints, turned])
-            best = candidates[int(np.argmax(candidates[:, :, 2].mean(axis=1)))]
-        posture = classify_posture(best, person.box, self.thresholds)
-        return PersonObservation(
-            box=person.box,
-            score=person.score,
-            keypoints=best.astype(np.float32),
-            posture=posture.label,
-            posture_score=posture.score,
-        )
+            crops = [PoseCrop(person.box, r, config.pose_padding) for r in (90, 270)]
+            candidates = np.concatenate([keypoints, self.pose.predict(image_bgr, crops)])
+            index = int(np.argmax(candidates[:, :, 2].mean(axis=1)))
+            best, turned = candidates[index], index > 0
+        best = best.astype(np.float32)
+        return PersonCandidate(person, best, turned, posture_features(best, person.box, person.score, turned))

@@ -1,0 +1,86 @@
+"""Posture classifier: is a person box one whole person, and is that person standing, sitting or lying.
+
+A small network trained by this project (``face-perception train posture``) on the person
+candidates of the object detector: its input is one feature vector per candidate, made here from
+the pose model's 17 keypoints, the box and the detector's score (``posture_features``); its output
+the probabilities of ``none`` (not one whole person: a part of one, two people, a thing), then
+``standing``, ``sitting`` and ``lying``, in the order of the manifest's labels. Lying on the floor
+or on a bed or couch is told apart afterwards, from the furniture under the person.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from face_perception.core.errors import ModelError
+from face_perception.core.runtime import ModelEntry, ModelStore, check_session_io
+from face_perception.core.scene.types import KEYPOINT_NAMES
+from face_perception.core.types import Box
+
+POSTURE_CLASSES: tuple[str, ...] = ("none", "standing", "sitting", "lying")
+_MIRROR = np.array([0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15])  # left <-> right keypoints
+NUM_FEATURES = 17 * 3 + 6
+
+
+def posture_features(keypoints: np.ndarray, box: Box, detector_score: float, turned_pose: bool) -> np.ndarray:
+    """One candidate's feature vector (float32 [NUM_FEATURES]).
+
+    Keypoints (x, y) relative to the box centre in units of the box's longer side, their scores,
+    the box's log aspect (width / height), the detector's score and its log, the mean keypoint
+    score, and whether the pose came from a crop turned by 90 degrees.
+    """
+    if keypoints.shape != (len(KEYPOINT_NAMES), 3):
+        raise ValueError(f"keypoints must have shape (17, 3), got {keypoints.shape}")
+    side = max(box.width, box.height, 1.0)
+    centre = np.array([(box.x_min + box.x_max) / 2.0, (box.y_min + box.y_max) / 2.0])
+    relative = (keypoints[:, :2] - centre) / side
+    score = float(np.clip(detector_score, 1e-4, 1.0))
+    extra = [
+        np.log(max(box.width, 1.0) / max(box.height, 1.0)),
+        score,
+        np.log(score),
+        float(keypoints[:, 2].mean()),
+        1.0 if turned_pose else 0.0,
+        0.0,  # reserved, always 0: keeps the input size stable for models trained with it
+    ]
+    return np.concatenate([relative.ravel(), keypoints[:, 2], extra]).astype(np.float32)
+
+
+def mirror_features(features: np.ndarray) -> np.ndarray:
+    """The features of the mirror image (x negated, left and right keypoints swapped), [N, F] -> [N, F]."""
+    xy = features[:, : 17 * 2].reshape(-1, 17, 2)[:, _MIRROR].copy()
+    xy[:, :, 0] *= -1.0
+    scores = features[:, 17 * 2 : 17 * 3][:, _MIRROR]
+    return np.concatenate([xy.reshape(len(features), -1), scores, features[:, 17 * 3 :]], axis=1)
+
+
+class PostureClassifier:
+    """Probabilities of ``none``, ``standing``, ``sitting``, ``lying`` for a batch of candidates."""
+
+    def __init__(self, entry: ModelEntry, session: ort.InferenceSession) -> None:
+        if entry.task != "posture":
+            raise ModelError(f"model {entry.model_id!r} is a {entry.task} model, not posture")
+        if tuple(entry.labels) != POSTURE_CLASSES:
+            raise ModelError(f"{entry.model_id}: labels {entry.labels} are not {POSTURE_CLASSES}")
+        check_session_io(session, entry.model_id, inputs=1, outputs=("probabilities",))
+        width = session.get_inputs()[0].shape[-1]
+        if width != NUM_FEATURES:
+            raise ModelError(f"model {entry.model_id!r} takes {width} features, this version makes {NUM_FEATURES}")
+        self.entry = entry
+        self.labels = POSTURE_CLASSES
+        self._session = session
+        self._input_name = session.get_inputs()[0].name
+
+    @classmethod
+    def from_store(cls, store: ModelStore, model_id: str = "posture_mlp") -> PostureClassifier:
+        return cls(store.entry(model_id), store.session(model_id))
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """float32 [N, NUM_FEATURES] -> probabilities [N, 4] in the order of POSTURE_CLASSES."""
+        if features.ndim != 2 or features.shape[1] != NUM_FEATURES:
+            raise ModelError(f"expected features [N, {NUM_FEATURES}], got {features.shape}")
+        if len(features) == 0:
+            return np.zeros((0, len(POSTURE_CLASSES)), dtype=np.float32)
+        (probabilities,) = self._session.run(["probabilities"], {self._input_name: features.astype(np.float32)})
+        return probabilities
