@@ -3,6 +3,7 @@
   face-perception train emotion --data ../shared/data --out runs/emotion
   face-perception train glasses --data ../shared/data --out runs/glasses
   face-perception train glasses --data ../shared/data --out runs/distilled --teacher eyewear_chipnet
+  face-perception train posture --data ../shared/data --out runs/posture --install posture_mlp
 
 ``--teacher MODEL_ID`` distills an installed model into the new network: its probabilities on
 every train image (labeled or not, less the held-out rows) are soft targets, mixed with the
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", choices=["emotion", "glasses", "gender"])
+    parser.add_argument("task", choices=["emotion", "glasses", "gender", "posture"])
     parser.add_argument(
         "--run",
         type=Path,
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from face_perception.training.train import export_onnx, train
 
     torch.set_num_threads(args.threads or max(1, torch.get_num_threads()))
+    if args.task == "posture":
+        return _run_posture(args)
     task = tasks.TASKS[args.task]
     if args.pack:
         task.pack(args.data, args.pack)
@@ -107,6 +110,38 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(json.dumps({k: v for k, v in record.items() if k != "history"}) + "\n")
     if args.install:
         install(args.install, [args.out], task.manifest_entry)
+    return 0
+
+
+def _run_posture(args: argparse.Namespace) -> int:
+    """Samples from the people finder's candidates, a small MLP, its ONNX export (see ``training.posture``)."""
+    from dataclasses import asdict
+
+    from face_perception.core.runtime import ModelStore, default_models_dir
+    from face_perception.export.build import install_trained_model
+    from face_perception.training.posture import (
+        MANIFEST_ENTRY,
+        PostureTrainConfig,
+        build_dataset,
+        export_posture_onnx,
+        train_posture,
+    )
+
+    if args.out is None:
+        raise ConfigError("--out is required")
+    config = PostureTrainConfig()
+    if args.epochs is not None:
+        config = replace(config, epochs=args.epochs)
+    if args.seed is not None:
+        config = replace(config, seed=args.seed)
+    samples = build_dataset(args.data, args.out, ModelStore())
+    model, record = train_posture(samples, config, args.out)
+    export_posture_onnx(model, args.out / "model.onnx")
+    sys.stdout.write(json.dumps({**record, "config": asdict(config)}) + "\n")
+    if args.install:
+        entry = {**MANIFEST_ENTRY, "training": record}
+        installed = install_trained_model(default_models_dir(), args.install, args.out / "model.onnx", entry)
+        sys.stdout.write(f"installed {args.install}: sha256 {installed['sha256']}\n")
     return 0
 
 

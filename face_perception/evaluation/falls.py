@@ -24,9 +24,10 @@ from face_perception.core.images import read_image
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.analyzer import ExternalFaces, SceneAnalyzer
 from face_perception.core.scene.config import SceneConfig
-from face_perception.core.scene.people import PeopleConfig, PeopleFinder
-from face_perception.core.scene.types import ObjectDetection, PersonObservation
-from face_perception.evaluation.scene import coco_people, truth_posture
+from face_perception.core.scene.people import PeopleConfig, PeopleFinder, rotate_image
+from face_perception.core.scene.types import ObjectDetection, Person, PersonObservation
+from face_perception.evaluation.falls_photos import box_iou, falls_photos, turn_box, upright_turns
+from face_perception.evaluation.scene import MATCH_IOU, coco_people, truth_posture
 from face_perception.evaluation.tasks import Report
 
 FPS = 2.0
@@ -118,6 +119,16 @@ def run_sequence(analyzer: SceneAnalyzer, sequence: Sequence) -> _Outcome:
 
 
 def eval_falls(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    """The falls photos' held-out part (people, posture, anomalies), then fall sequences of turned COCO photos."""
+    photo_metrics, photo_lines = eval_falls_photos(data, out, config)
+    report = eval_fall_sequences(data, out, config, model)
+    report.title = "Falls: held-out falls photos, and fall sequences of turned COCO-mini photos"
+    report.metrics = {"photos": photo_metrics, "sequences": report.metrics}
+    report.lines = [*photo_lines, "## Fall sequences of turned COCO-mini photos", "", *report.lines]
+    return report
+
+
+def eval_fall_sequences(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
     """Falls found, their delay, clearing after getting up, and false alarms on no-fall sequences."""
     scene = SceneConfig().validate()
     finder = _CachedFinder(PeopleFinder.from_store(PeopleConfig(), ModelStore(config.models_dir or None)))
@@ -168,3 +179,140 @@ def eval_falls(data: Path, out: Path, config: PipelineConfig, model: str | None)
         [[s.name, o.fall_raised_s, o.lying_raised_s, o.fall_cleared_s] for s, o in fall_outcomes],
     )
     return report
+
+
+# --- falls photos --------------------------------------------------------------------------------
+
+TRUTH_LABELS = ("fall", "sit", "stand")
+CALLED = ("standing", "sitting", "lying on the floor", "lying on furniture", "unknown", "not found")
+ANOMALY_TYPES = frozenset({"fall", "lying_on_floor", "distress", "motionless"})
+
+
+@dataclass
+class _PhotoTally:
+    confusion: dict[str, dict[str, int]]
+    fall_photos: int = 0
+    fall_photos_alerted: int = 0
+    calm_photos: int = 0
+    calm_photos_alerted: int = 0
+    false_people: int = 0
+    cpu_seconds: list[float] | None = None
+
+
+def _called(person: Person, on_floor: set[int]) -> str:
+    posture = person.observation.posture
+    if posture == "lying":
+        return "lying on the floor" if person.track_id in on_floor else "lying on furniture"
+    return posture
+
+
+def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str = "test") -> tuple[dict, list[str]]:
+    """People found, posture, and single-photo anomalies on the falls photos of ``split``, turned upright."""
+    store = ModelStore(config.models_dir or None, num_threads=1)
+    people_config = PeopleConfig()
+    finder = PeopleFinder.from_store(people_config, store)
+    analyzer = SceneAnalyzer(SceneConfig().validate(), finder)
+    photos = falls_photos(data)
+    turns = upright_turns(photos, finder.detector, read_image, out / "upright_turns.json")
+    chosen = [p for p in photos if p.split == split]
+    tally = _PhotoTally({t: dict.fromkeys(CALLED, 0) for t in TRUTH_LABELS}, cpu_seconds=[])
+    per_kind: dict[str, _PhotoTally] = {}
+    for photo in chosen:
+        image = rotate_image(read_image(photo.path), turns[photo.path])
+        height, width = image.shape[:2]
+        truth = [(turn_box(p.box, turns[photo.path], height, width), p.label) for p in photo.people]
+        began = time.thread_time()
+        result = analyzer.analyze(image)
+        tally.cpu_seconds.append(time.thread_time() - began)
+        kind = per_kind.setdefault(photo.kind, _PhotoTally({t: dict.fromkeys(CALLED, 0) for t in TRUTH_LABELS}))
+        on_floor = {i for a in result.alerts if a.type == "lying_on_floor" for i in a.people}
+        boxes = np.array([p.observation.box.as_list() for p in result.people]).reshape(-1, 4)
+        used: set[int] = set()
+        for box, label in sorted(truth, key=lambda t: -t[0].width * t[0].height):
+            overlap = box_iou(box, boxes)
+            order = [i for i in np.argsort(-overlap) if i not in used and overlap[i] >= MATCH_IOU]
+            called = "not found"
+            if order:
+                used.add(int(order[0]))
+                called = _called(result.people[int(order[0])], on_floor)
+            for t in (tally, kind):
+                t.confusion[label][called] += 1
+        alerted = any(a.type in ANOMALY_TYPES for a in result.alerts)
+        has_fall = any(label == "fall" for _, label in truth)
+        for t in (tally, kind):
+            t.false_people += len(result.people) - len(used)
+            if has_fall:
+                t.fall_photos += 1
+                t.fall_photos_alerted += int(alerted)
+            else:
+                t.calm_photos += 1
+                t.calm_photos_alerted += int(alerted)
+
+    def summary(t: _PhotoTally) -> dict[str, float]:
+        rows = t.confusion
+        people = sum(sum(r.values()) for r in rows.values())
+        found = people - sum(r["not found"] for r in rows.values())
+        falls = sum(rows["fall"].values())
+        upright = sum(rows["sit"].values()) + sum(rows["stand"].values())
+        upright_lying = sum(rows[x]["lying on the floor"] + rows[x]["lying on furniture"] for x in ("sit", "stand"))
+        return {
+            "people": people,
+            "people_found": found / max(people, 1),
+            "fallen_people": falls,
+            "fallen_found": (falls - rows["fall"]["not found"]) / max(falls, 1),
+            "fallen_called_lying": (rows["fall"]["lying on the floor"] + rows["fall"]["lying on furniture"])
+            / max(falls, 1),
+            "fallen_called_lying_on_floor": rows["fall"]["lying on the floor"] / max(falls, 1),
+            "sitting_or_standing_people": upright,
+            "sitting_or_standing_called_lying": upright_lying / max(upright, 1),
+            "photos_with_a_fall": t.fall_photos,
+            "photos_with_a_fall_alerted": t.fall_photos_alerted / max(t.fall_photos, 1),
+            "calm_photos": t.calm_photos,
+            "calm_photos_alerted": t.calm_photos_alerted / max(t.calm_photos, 1),
+            "false_people_per_photo": t.false_people / max(t.fall_photos + t.calm_photos, 1),
+        }
+
+    metrics = {"all": summary(tally), **{k: summary(v) for k, v in sorted(per_kind.items())}}
+    metrics["all"]["cpu_ms_per_photo_median"] = 1000 * float(np.median(tally.cpu_seconds)) if chosen else None
+    metrics["confusion"] = tally.confusion
+    lines = [
+        f"## Falls photos, {split} part: {len(chosen)} photos turned upright",
+        "",
+        f"Held-out clips and source photos of `falls/` ({split} part of the split by clip and source photo, "
+        "`face_perception/evaluation/falls_photos.py`), each turned upright first (`upright_turns`). "
+        f"`describe` on each photo as a still (default parameters, no faces); a labeled person is found "
+        f"when a person box overlaps it at IoU {MATCH_IOU}. An anomaly is an active fall, lying_on_floor, "
+        "distress or motionless alert.",
+        "",
+        "| measure | all | " + " | ".join(sorted(per_kind)) + " |",
+        "|---|---|" + "---|" * len(per_kind),
+    ]
+    keys = [
+        ("people found (IoU >= 0.5)", "people_found"),
+        ("fallen people found", "fallen_found"),
+        ("fallen people called lying", "fallen_called_lying"),
+        ("fallen people called lying on the floor", "fallen_called_lying_on_floor"),
+        ("sitting or standing people called lying", "sitting_or_standing_called_lying"),
+        ("photos with a fall raising an anomaly", "photos_with_a_fall_alerted"),
+        ("calm photos raising an anomaly", "calm_photos_alerted"),
+        ("person boxes matching no labeled person, per photo", "false_people_per_photo"),
+    ]
+    for title, key in keys:
+        cells = [metrics["all"][key], *(metrics[k][key] for k in sorted(per_kind))]
+        lines.append(f"| {title} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    counts = metrics["all"]
+    lines += [
+        "",
+        f"{counts['people']} labeled people ({counts['fallen_people']} fallen, "
+        f"{counts['sitting_or_standing_people']} sitting or standing); {counts['photos_with_a_fall']} photos "
+        f"with a fall, {counts['calm_photos']} without. Median CPU time per photo "
+        f"{counts['cpu_ms_per_photo_median']:.0f} ms (people, posture, alerts and sentence; one thread).",
+        "",
+        "Confusion (rows: label; columns: what the scene analysis called the person):",
+        "",
+        "| label | " + " | ".join(CALLED) + " |",
+        "|---|" + "---|" * len(CALLED),
+        *(f"| {t} | " + " | ".join(str(tally.confusion[t][c]) for c in CALLED) + " |" for t in TRUTH_LABELS),
+        "",
+    ]
+    return metrics, lines

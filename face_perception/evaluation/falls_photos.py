@@ -15,6 +15,7 @@ how many counter-clockwise quarter turns bring a photo upright (see ``orientatio
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,11 @@ def falls_photos(data: Path, image_size: int = 640) -> list[FallsPhoto]:
     return photos
 
 
+def turn_box(box: Box, quarter_turns: int, turned_height: int, turned_width: int) -> Box:
+    """A box of the original image as a box of the image turned by ``quarter_turns``."""
+    return unrotate_box(box, (4 - quarter_turns) % 4, turned_height, turned_width)
+
+
 def box_iou(a: Box, boxes: np.ndarray) -> np.ndarray:
     """IoU of one box with boxes [N, 4] (x1, y1, x2, y2)."""
     if len(boxes) == 0:
@@ -175,14 +181,19 @@ def _normalized(thumb: np.ndarray) -> np.ndarray:
     return ((thumb - thumb.mean()) / (thumb.std() + 1e-6)).ravel()
 
 
-def upright_turns(photos: list[FallsPhoto], detector, read) -> dict[Path, int]:
+def upright_turns(photos: list[FallsPhoto], detector, read, cache: Path | None = None) -> dict[Path, int]:
     """Counter-clockwise quarter turns that bring each photo upright.
 
     Web photos: the turn whose view the object detector finds most upright (furniture, and the
     labeled sitting or standing people, score highest). Frames of the two fixed cameras: the turn
     whose thumbnail best matches the photos of the same kind that are upright as they are (most
     upright view unturned, by a clear margin), mirrored or not: the room itself says which way is up.
+    ``cache``: a JSON file of earlier answers (by file name), read when it holds every photo, else written.
     """
+    if cache is not None and cache.is_file():
+        known = json.loads(cache.read_text())
+        if all(p.path.name in known for p in photos):
+            return {p.path: int(known[p.path.name]) for p in photos}
     views: dict[Path, tuple[int, float]] = {}
     thumbs: dict[Path, np.ndarray] = {}
     for photo in photos:
@@ -215,4 +226,7 @@ def upright_turns(photos: list[FallsPhoto], detector, read) -> dict[Path, int]:
                 for turns in range(4)
             ]
             turns_of[path] = int(np.argmax(similarity))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({path.name: turns for path, turns in turns_of.items()}, indent=0) + "\n")
     return turns_of

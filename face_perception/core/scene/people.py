@@ -200,14 +200,23 @@ class PeopleFinder:
         observed = sorted(observed, key=lambda p: -p.score)[: self.config.max_people]
         return self._drop_same_body(observed), objects[: self.config.max_objects]
 
-    def candidates(self, image_bgr: np.ndarray) -> tuple[list[PersonCandidate], list[ObjectDetection]]:
-        """Person candidates with their poses (most confident first), and the context objects."""
+    def candidates(
+        self, image_bgr: np.ndarray, person_threshold: float | None = None, limit: int | None = None
+    ) -> tuple[list[PersonCandidate], list[ObjectDetection]]:
+        """Person candidates with their poses (most confident first), and the context objects.
+
+        By default, person boxes from ``candidate_score_threshold`` (at most ``max_candidates``) with
+        a posture model, from ``score_threshold`` (at most ``max_people``) without one.
+        """
         if not isinstance(image_bgr, np.ndarray) or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
             raise ImageError(f"expected a BGR image [H, W, 3], got {getattr(image_bgr, 'shape', type(image_bgr))}")
         if image_bgr.dtype != np.uint8 or image_bgr.size == 0:
             raise ImageError(f"expected a non-empty uint8 image, got {image_bgr.dtype} {image_bgr.shape}")
         config = self.config
-        person_threshold = config.candidate_score_threshold if self.posture is not None else config.score_threshold
+        if person_threshold is None:
+            person_threshold = config.candidate_score_threshold if self.posture is not None else config.score_threshold
+        if limit is None:
+            limit = config.max_candidates if self.posture is not None else config.max_people
         low = min(person_threshold, config.object_score_threshold)
         detections = self.detector.detect(image_bgr, low, config.nms_iou_threshold)
         people = [d for d in detections if d.label == PERSON_LABEL and d.score >= person_threshold]
@@ -216,7 +225,6 @@ class PeopleFinder:
         turns = self._detection_turns(any(self._is_wide(p.box) for p in strong))
         if turns:
             people = self._merge(people + self._rotated_people(image_bgr, turns, person_threshold))
-        limit = config.max_candidates if self.posture is not None else config.max_people
         return [self._candidate(image_bgr, p) for p in people[:limit]], objects
 
     def _by_rules(self, candidate: PersonCandidate) -> PersonObservation:

@@ -1,0 +1,273 @@
+"""Training of the posture classifier (``posture_mlp``) on the falls photos and COCO-mini.
+
+Samples are the people finder's own person candidates (``PeopleFinder.candidates`` with the
+posture model off), so the network sees at training time exactly what it sees at run time:
+- falls train photos, turned upright (``upright_turns``): a candidate that matches a labeled
+  person (IoU >= 0.5, best match) takes its label (fall: lying, sit: sitting, stand: standing),
+  every other candidate is ``none``; the same photos turned by a quarter add lying samples (the
+  standing people, now on their side) and more ``none`` ones;
+- COCO-mini photos of the tuning half (``coco_split``), as they are and turned by a quarter:
+  people taller than a tenth of the photo are people (as they are: posture not known, the loss
+  only asks that they are not ``none``; turned upright people: lying); unmatched candidates ``none``.
+Every sample also counts mirrored. Clips of the falls train part (15% of the groups) are held out
+to choose the epoch; the falls test part and the COCO-mini held-out half are never seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from face_perception.core.images import read_image
+from face_perception.core.models.posture import NUM_FEATURES, POSTURE_CLASSES, mirror_features
+from face_perception.core.runtime import ModelStore
+from face_perception.core.scene.people import PeopleConfig, PeopleFinder, rotate_image
+from face_perception.core.types import Box
+from face_perception.evaluation.coco_split import coco_split
+from face_perception.evaluation.falls_photos import FallsPhoto, box_iou, falls_photos, turn_box, upright_turns
+
+log = logging.getLogger(__name__)
+PERSON_UNKNOWN_POSTURE = -1  # a person whose posture is not labeled: the loss only asks "not none"
+FALLS_TO_POSTURE = {"fall": "lying", "sit": "sitting", "stand": "standing"}
+MATCH_IOU = 0.5
+VAL_SHARE_PERCENT = 15
+
+
+@dataclass(frozen=True)
+class PostureTrainConfig:
+    hidden: tuple[int, ...] = (64, 32)
+    epochs: int = 300
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-3
+    dropout: float = 0.1
+    none_weight: float = 0.5  # loss weight of the many "none" samples
+    seed: int = 0
+
+
+def _val_group(group: str) -> bool:
+    return hashlib.sha256(f"posture-val-v1:{group}".encode()).digest()[0] * 100 < VAL_SHARE_PERCENT * 256
+
+
+def labeled_samples(
+    finder: PeopleFinder, image: np.ndarray, truth: list[tuple[Box, int]], ignore: list[Box] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features [N, F] and labels [N] of the finder's candidates in one image.
+
+    ``truth``: (box, label) with label an index of POSTURE_CLASSES or PERSON_UNKNOWN_POSTURE; a
+    candidate overlapping an ``ignore`` box (a small or crowd person) by IoU 0.3 gives no sample.
+    """
+    config = finder.config
+    candidates, _ = finder.candidates(image, config.candidate_score_threshold, config.max_candidates)
+    if not candidates:
+        return np.zeros((0, NUM_FEATURES), np.float32), np.zeros(0, np.int64)
+    boxes = np.array([c.detection.box.as_list() for c in candidates])
+    labels = np.zeros(len(candidates), np.int64)  # none
+    for box, label in truth:
+        overlap = box_iou(box, boxes)
+        best = int(np.argmax(overlap))
+        if overlap[best] >= MATCH_IOU:
+            labels[best] = label
+    keep = np.ones(len(candidates), bool)
+    for box in ignore:
+        keep &= ~((box_iou(box, boxes) >= 0.3) & (labels == 0))
+    features = np.stack([c.features for c in candidates])
+    return features[keep], labels[keep]
+
+
+def _falls_samples(finder: PeopleFinder, photo: FallsPhoto, turns: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    original = read_image(photo.path)
+    upright = rotate_image(original, turns)
+    height, width = upright.shape[:2]
+    people = [(turn_box(p.box, turns, height, width), FALLS_TO_POSTURE[p.label]) for p in photo.people]
+    index = {name: i for i, name in enumerate(POSTURE_CLASSES)}
+    samples = [labeled_samples(finder, upright, [(b, index[label]) for b, label in people])]
+    quarter = 1 if int(hashlib.sha256(photo.path.name.encode()).digest()[0]) % 2 else 3
+    turned = rotate_image(upright, quarter)
+    th, tw = turned.shape[:2]
+    standing = [(turn_box(b, quarter, th, tw), index["lying"]) for b, label in people if label == "standing"]
+    others = [turn_box(b, quarter, th, tw) for b, label in people if label != "standing"]
+    samples.append(labeled_samples(finder, turned, standing, others))
+    return samples
+
+
+def _coco_samples(finder: PeopleFinder, data: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    from face_perception.evaluation.scene import coco_people, truth_posture
+
+    index = {name: i for i, name in enumerate(POSTURE_CLASSES)}
+    samples = []
+    for labeled in coco_people(data):
+        image_id = int(labeled.path.stem)
+        if coco_split(image_id) != "tune":
+            continue
+        image = read_image(labeled.path)
+        big = [p for p in labeled.people if p.large]
+        small = [Box(*p.box) for p in labeled.people if not p.large] + [Box(*c) for c in labeled.crowd]
+        truth = [(Box(*p.box), PERSON_UNKNOWN_POSTURE) for p in big]
+        samples.append(labeled_samples(finder, image, truth, small))
+        height, width = image.shape[:2]
+        turned = rotate_image(image, 1)
+        th, tw = turned.shape[:2]
+        upright_people = [p for p in big if truth_posture(p.keypoints) == "upright"]
+        truth = [(turn_box(Box(*p.box), 1, th, tw), index["lying"]) for p in upright_people]
+        ignore = [turn_box(b, 1, th, tw) for b in small] + [
+            turn_box(Box(*p.box), 1, th, tw) for p in big if p not in upright_people
+        ]
+        samples.append(labeled_samples(finder, turned, truth, ignore))
+    return samples
+
+
+def build_dataset(data: Path, out: Path, store: ModelStore) -> dict[str, np.ndarray]:
+    """Features and labels of every sample (cached in ``out/samples.npz``)."""
+    cache = out / "samples.npz"
+    if cache.is_file():
+        return dict(np.load(cache))
+    started = time.monotonic()
+    config = PeopleConfig(posture_model="", rotated_detection="off")
+    finder = PeopleFinder.from_store(config, store)
+    photos = falls_photos(data)
+    turns = upright_turns(photos, finder.detector, read_image)
+    log.info("falls photos turned upright in %.0f s", time.monotonic() - started)
+    parts: dict[str, list] = {"train": [], "val": []}
+    for photo in photos:
+        if photo.split != "train":
+            continue
+        part = "val" if _val_group(photo.group) else "train"
+        parts[part] += _falls_samples(finder, photo, turns[photo.path])
+    parts["train"] += _coco_samples(finder, data)
+    result = {}
+    for part, samples in parts.items():
+        result[f"{part}_x"] = np.concatenate([s[0] for s in samples]).astype(np.float32)
+        result[f"{part}_y"] = np.concatenate([s[1] for s in samples])
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cache, **result)
+    log.info(
+        "%d train and %d held-out samples in %.0f s",
+        len(result["train_y"]),
+        len(result["val_y"]),
+        time.monotonic() - started,
+    )
+    return result
+
+
+class PostureNet(nn.Module):
+    """Standardization (fixed), a small MLP, and a softmax: features -> probabilities of POSTURE_CLASSES."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, config: PostureTrainConfig) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("inv_std", torch.tensor(1.0 / std, dtype=torch.float32))
+        layers: list[nn.Module] = []
+        width = NUM_FEATURES
+        for hidden in config.hidden:
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(config.dropout)]
+            width = hidden
+        layers.append(nn.Linear(width, len(POSTURE_CLASSES)))
+        self.body = nn.Sequential(*layers)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self.body((features - self.mean) * self.inv_std)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.logits(features), dim=1)
+
+
+def posture_loss(logits: torch.Tensor, labels: torch.Tensor, none_weight: float) -> torch.Tensor:
+    """Cross-entropy on labeled samples; for people of unknown posture, -log(1 - p(none))."""
+    log_p = torch.log_softmax(logits, dim=1)
+    known = labels >= 0
+    weights = torch.where(labels == 0, none_weight, 1.0)
+    loss = torch.zeros((), dtype=logits.dtype)
+    if known.any():
+        picked = log_p[known].gather(1, labels[known, None])[:, 0]
+        loss = loss - (weights[known] * picked).sum()
+    unknown = ~known
+    if unknown.any():
+        person = torch.logsumexp(log_p[unknown, 1:], dim=1)
+        loss = loss - person.sum()
+    return loss / max(len(labels), 1)
+
+
+def _with_mirrors(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate([x, mirror_features(x)]), np.concatenate([y, y])
+
+
+def train_posture(samples: dict[str, np.ndarray], config: PostureTrainConfig, out: Path) -> tuple[PostureNet, dict]:
+    """Full-batch training; the epoch with the lowest held-out loss is kept."""
+    torch.manual_seed(config.seed)
+    train_x, train_y = _with_mirrors(samples["train_x"], samples["train_y"])
+    val_x, val_y = _with_mirrors(samples["val_x"], samples["val_y"])
+    std = train_x.std(axis=0)
+    model = PostureNet(train_x.mean(axis=0), np.where(std > 1e-6, std, 1.0), config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    tx, ty = torch.tensor(train_x), torch.tensor(train_y)
+    vx, vy = torch.tensor(val_x), torch.tensor(val_y)
+    best_loss, best_state, best_epoch, history = float("inf"), None, -1, []
+    for epoch in range(config.epochs):
+        model.train()
+        optimizer.zero_grad()
+        loss = posture_loss(model.logits(tx), ty, config.none_weight)
+        loss.backward()
+        optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            val_loss = float(posture_loss(model.logits(vx), vy, config.none_weight))
+        history.append({"epoch": epoch, "train_loss": float(loss), "val_loss": val_loss})
+        if val_loss < best_loss:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        predicted = model(vx).argmax(dim=1).numpy()
+    confusion = np.zeros((len(POSTURE_CLASSES), len(POSTURE_CLASSES)), int)
+    for truth, guess in zip(val_y, predicted, strict=True):
+        if truth >= 0:
+            confusion[truth, guess] += 1
+    record = {
+        "config": asdict(config),
+        "torch": torch.__version__,
+        "train_samples": int(len(train_y)),
+        "val_samples": int(len(val_y)),
+        "best_epoch": best_epoch,
+        "best_val_loss": best_loss,
+        "val_confusion": {"labels": list(POSTURE_CLASSES), "rows_truth_columns_guess": confusion.tolist()},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_log.json").write_text(json.dumps({**record, "history": history}, indent=2) + "\n")
+    return model, record
+
+
+def export_posture_onnx(model: PostureNet, path: Path) -> None:
+    """The network as ONNX: input ``features`` [N, F] float32, output ``probabilities`` [N, 4]."""
+    example = torch.zeros(2, NUM_FEATURES)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(path),
+        input_names=["features"],
+        output_names=["probabilities"],
+        dynamic_axes={"features": {0: "n"}, "probabilities": {0: "n"}},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+MANIFEST_ENTRY = {
+    "task": "posture",
+    "description": "Small MLP trained by this project on the people finder's candidates: whether a person box "
+    "holds one whole person, and standing, sitting or lying, from the pose, the box and the detector's score.",
+    "license": "MIT",
+    "input": {"layout": "NF", "features": NUM_FEATURES},
+    "labels": list(POSTURE_CLASSES),
+    "data": "falls/ train part (clips and source photos; 15% of the groups held out for the epoch), upright and "
+    "turned by a quarter; COCO-mini tuning half, as is and turned by a quarter; all mirrored",
+}
