@@ -56,6 +56,7 @@ def scene_to_json(name: str, result: SceneResult) -> dict[str, Any]:
                 "score": round(p.observation.score, 4),
                 "posture": p.observation.posture,
                 "posture_score": round(p.observation.posture_score, 4),
+                "support": p.support,
                 "keypoints": [
                     [round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in p.observation.keypoints
                 ],

@@ -99,6 +99,11 @@ _SCENE_DESCRIPTIONS: dict[str, str] = {
     "alerts.clear_s": "A condition must be absent this long before its alert clears; shorter gaps are bridged (s).",
     "alerts.furniture_min_overlap": "Share of a lying person's box over a bed or couch for not lying on the floor.",
     "alerts.update_min_score_change": "An active alert is republished when its score changes by this much.",
+    "alerts.dangerous_objects": (
+        "Comma-separated COCO labels a person must not hold (holding_dangerous_object); empty: the alert is off."
+    ),
+    "alerts.holding_min_s": "holding_dangerous_object: a wrist on such an object for this long (seconds).",
+    "alerts.hand_margin": "A wrist this far outside the object's box (in box sizes) still holds it.",
     "sentence.min_gender_score": "Least gender probability for saying woman/man (else: a person).",
     "sentence.min_emotion_score": "Least emotion probability for saying how someone looks.",
     "sentence.max_people": "People described one by one in the sentence; the others are counted.",
@@ -115,7 +120,15 @@ _SCENE_DESCRIPTIONS: dict[str, str] = {
     ),
     "people.object_model": "Object detector model id (models/manifest.json), COCO-80 classes.",
     "people.pose_model": "Pose model id (models/manifest.json), 17 COCO keypoints.",
-    "people.score_threshold": "Person boxes at or above this confidence are people.",
+    "people.posture_model": (
+        "Posture model id (models/manifest.json) that judges each person candidate; empty: person boxes by "
+        "score_threshold, posture by keypoint rules."
+    ),
+    "people.candidate_score_threshold": "Person boxes at or above this score are candidates for the posture model.",
+    "people.max_candidates": "At most this many candidates (the most confident) get a pose and the posture model.",
+    "people.person_threshold": "A candidate at least this probably one whole person (posture model) is a person.",
+    "people.min_posture_score": "A person whose most probable posture is less probable than this is 'unknown'.",
+    "people.score_threshold": "Without a posture model: person boxes at or above this confidence are people.",
     "people.object_score_threshold": "Other COCO objects at or above this confidence are context objects.",
     "people.nms_iou_threshold": "Overlap above which the weaker of two detections is dropped.",
     "people.max_people": "At most this many people per image, the most confident first.",
@@ -154,6 +167,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "alerts.clear_s": (0.0, 600.0),
     "alerts.furniture_min_overlap": (0.0, 1.0),
     "alerts.update_min_score_change": (0.0, 1.0),
+    "alerts.holding_min_s": (0.0, 3600.0),
+    "alerts.hand_margin": (0.0, 2.0),
     "sentence.min_gender_score": (0.5, 1.0),
     "sentence.min_emotion_score": (0.0, 1.0),
     "sentence.max_people": (1, 100),
@@ -163,6 +178,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "captioner.beam_size": (1, 16),
     "captioner.max_length": (2, 256),
     "captioner.period_s": (0.0, 3600.0),
+    "people.candidate_score_threshold": (0.0, 1.0),
+    "people.max_candidates": (1, 100),
+    "people.person_threshold": (0.0, 1.0),
+    "people.min_posture_score": (0.0, 1.0),
     "people.score_threshold": (0.0, 1.0),
     "people.object_score_threshold": (0.0, 1.0),
     "people.nms_iou_threshold": (0.0, 1.0),

@@ -33,6 +33,7 @@ from face_perception.core.scene.sentence import (
 from face_perception.core.scene.types import Alert, ObjectDetection, Person
 
 DISTRESS_EMOTIONS: tuple[str, ...] = ("fear", "sad")
+WRISTS: tuple[int, int] = (9, 10)  # left and right wrist in KEYPOINT_NAMES
 UPRIGHT_POSTURES: tuple[str, ...] = ("standing", "sitting")
 
 # A finding of the optional captioner: (the alarming phrase it used, score 0 to 1).
@@ -54,6 +55,13 @@ class AlertConfig:
     clear_s: float = 2.0
     furniture_min_overlap: float = 0.3
     update_min_score_change: float = 0.1
+    dangerous_objects: str = "knife,scissors"  # comma-separated COCO labels; "" turns the alert off
+    holding_min_s: float = 1.0
+    hand_margin: float = 0.25
+
+    @property
+    def dangerous_labels(self) -> frozenset[str]:
+        return frozenset(label.strip() for label in self.dangerous_objects.split(",") if label.strip())
 
     def validate(self) -> AlertConfig:
         check_ranges(
@@ -68,6 +76,8 @@ class AlertConfig:
                 "alerts.clear_s": (self.clear_s, 0.0, 600.0),
                 "alerts.furniture_min_overlap": (self.furniture_min_overlap, 0.0, 1.0),
                 "alerts.update_min_score_change": (self.update_min_score_change, 0.0, 1.0),
+                "alerts.holding_min_s": (self.holding_min_s, 0.0, 3600.0),
+                "alerts.hand_margin": (self.hand_margin, 0.0, 2.0),
             }
         )
         return self
@@ -117,6 +127,8 @@ class _PersonState:
     lying: _Run = field(default_factory=_Run)
     still: _Run = field(default_factory=_Run)
     distress: _Run = field(default_factory=_Run)
+    holding: _Run = field(default_factory=_Run)
+    held: ObjectDetection | None = None  # the dangerous object in the person's hand, last seen
     fall_since_s: float | None = None
     pose_reference: np.ndarray | None = None
     lying_score: float = 0.0
@@ -128,6 +140,31 @@ class _PersonState:
 @dataclass
 class _Live:
     alert: Alert
+
+
+def held_object(keypoints: np.ndarray, objects: list[ObjectDetection], config: AlertConfig) -> ObjectDetection | None:
+    """The most confident dangerous object (``alerts.dangerous_objects``) whose box, grown by ``hand_margin``
+    of its size on each side, holds a confident wrist; None when there is none."""
+    labels = config.dangerous_labels
+    wrists = keypoints[list(WRISTS)]
+    wrists = wrists[wrists[:, 2] >= config.min_keypoint_score, :2]
+    if not labels or not len(wrists):
+        return None
+    best = None
+    for obj in objects:
+        if obj.label not in labels or (best is not None and obj.score <= best.score):
+            continue
+        box = obj.box
+        margin = config.hand_margin * max(box.width, box.height)
+        inside = (
+            (wrists[:, 0] >= box.x_min - margin)
+            & (wrists[:, 0] <= box.x_max + margin)
+            & (wrists[:, 1] >= box.y_min - margin)
+            & (wrists[:, 1] <= box.y_max + margin)
+        )
+        if inside.any():
+            best = obj
+    return best
 
 
 class AlertEngine:
@@ -182,7 +219,7 @@ class AlertEngine:
         for track_id, state in list(self._people.items()):
             if track_id in seen:
                 continue
-            for run in (state.floor, state.lying, state.still, state.distress):
+            for run in (state.floor, state.lying, state.still, state.distress, state.holding):
                 run.update(False, time_s, self.config.clear_s)
             for alert_type, (since_s, score) in self._conditions(state, time_s, still).items():
                 wanted[(alert_type, track_id)] = (since_s, score, (track_id,), self._describe(alert_type, state, still))
@@ -230,6 +267,10 @@ class AlertEngine:
         if distressed:
             state.distress_score = face.emotion.score
         state.distress.update(distressed, time_s, config.clear_s)
+        held = held_object(observation.keypoints, objects, config)
+        if held is not None:
+            state.held = held
+        state.holding.update(held is not None, time_s, config.clear_s)
 
     def _moved(self, state: _PersonState, keypoints: np.ndarray, box) -> bool:
         """Whether the confident keypoints moved more than the tolerance since the still run began."""
@@ -263,6 +304,8 @@ class AlertEngine:
             met["motionless"] = (state.still.since_s, state.lying_score)
         if state.distress.alive and (still or state.distress.duration_s(time_s) >= config.distress_min_s):
             met["distress"] = (state.distress.since_s, state.distress_score)
+        if state.holding.alive and (still or state.holding.duration_s(time_s) >= config.holding_min_s):
+            met["holding_dangerous_object"] = (state.holding.since_s, state.held.score if state.held else 0.0)
         return met
 
     def _caption_conditions(self, findings: list[CaptionFinding], time_s: float) -> dict[str, tuple[float, float]]:
@@ -287,6 +330,9 @@ class AlertEngine:
         box = state.person.observation.box
         near = nearest_object(box, state.objects, None)
         where = "on the floor" + (f" next to {with_article(object_word(near.label))}" if near is not None else "")
+        if alert_type == "holding_dangerous_object":
+            thing = with_article(object_word(state.held.label)) if state.held is not None else "something sharp"
+            return f"{subject} is holding {thing}."
         if still:  # one photo shows a state, not how long it lasted
             if alert_type == "lying_on_floor":
                 return f"{subject} is lying {where}."

@@ -22,7 +22,7 @@ from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.alerts import AlertEngine, CaptionAlerts
 from face_perception.core.scene.config import SceneConfig
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder
-from face_perception.core.scene.sentence import scene_sentence
+from face_perception.core.scene.sentence import LYING_FURNITURE, SITTING_FURNITURE, furniture_under, scene_sentence
 from face_perception.core.scene.tracker import PersonTracker
 from face_perception.core.scene.types import ObjectDetection, Person, PersonObservation, SceneResult
 from face_perception.core.tracker import FaceTracker
@@ -72,6 +72,17 @@ def head_region(observation: PersonObservation, min_score: float) -> tuple[np.nd
     nose = observation.keypoints[0]
     centre = nose[:2] if nose[2] >= min_score else confident.mean(axis=0)
     return region, centre
+
+
+def support_of(observation: PersonObservation, objects: list[ObjectDetection], min_overlap: float) -> str:
+    """What a lying person lies on ("floor" without a bed or couch under the box) or a sitting one sits on."""
+    if observation.posture == "lying":
+        furniture = furniture_under(observation.box, objects, LYING_FURNITURE, min_overlap)
+        return "floor" if furniture is None else furniture.label
+    if observation.posture == "sitting":
+        furniture = furniture_under(observation.box, objects, SITTING_FURNITURE, min_overlap)
+        return "" if furniture is None else furniture.label
+    return ""
 
 
 def attach_faces(observations: list[PersonObservation], faces: list[FaceResult], min_score: float) -> list[int | None]:
@@ -187,6 +198,8 @@ class SceneAnalyzer:
         engine = AlertEngine(self.config.alerts, self.config.sentence) if still else self.alerts
         tracked = tracker.update(observations, 0.0 if still else time_s)
         matches = attach_faces(observations, face_list, self.config.face_keypoint_score)
+        context = [o for o in objects if o.label != "person"]
+        overlap = self.config.alerts.furniture_min_overlap
         people = [
             Person(
                 observation=t.observation,
@@ -194,10 +207,10 @@ class SceneAnalyzer:
                 face_id=0 if m is None else face_ids[m],
                 track_id=t.track_id,
                 track_age_s=t.age_s,
+                support=support_of(t.observation, context, overlap),
             )
             for t, m in zip(tracked, matches, strict=True)
         ]
-        context = [o for o in objects if o.label != "person"]
         caption, findings = self._caption(image_bgr, time_s)
         update = engine.update(people, context, 0.0 if still else time_s, still=still, caption_findings=findings)
         notes: dict[int, str] = {}

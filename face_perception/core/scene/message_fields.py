@@ -35,6 +35,7 @@ def person_fields(person: Person) -> dict[str, Any]:
         "score": float(observation.score),
         "posture": POSTURES.index(observation.posture),
         "posture_score": float(observation.posture_score),
+        "support": person.support,
         "keypoints_x": np.ascontiguousarray(keypoints[:, 0]),
         "keypoints_y": np.ascontiguousarray(keypoints[:, 1]),
         "keypoints_score": np.ascontiguousarray(keypoints[:, 2]),

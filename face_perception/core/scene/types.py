@@ -29,7 +29,14 @@ KEYPOINT_NAMES: tuple[str, ...] = (
     "right_ankle",
 )
 POSTURES: tuple[str, ...] = ("standing", "sitting", "lying", "unknown")
-ALERT_TYPES: tuple[str, ...] = ("fall", "lying_on_floor", "distress", "motionless", "caption")
+ALERT_TYPES: tuple[str, ...] = (
+    "fall",
+    "lying_on_floor",
+    "distress",
+    "motionless",
+    "caption",
+    "holding_dangerous_object",
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class Person:
     face_id: int = 0  # the face node's Face.id when matched, 0 otherwise
     track_id: int = 0  # person track id (0 on a single image without tracking)
     track_age_s: float = 0.0  # seconds (header time) since the track was first seen
+    support: str = ""  # what a lying or sitting person is on: "floor", "bed", "couch", "chair", ... or ""
 
 
 @dataclass(frozen=True)
