@@ -18,6 +18,7 @@ from helpers import shared
 
 from face_perception.core.images import read_image
 from face_perception.core.scene.types import ObjectDetection, PersonObservation
+from face_perception.core.timing import StageTimer
 from face_perception.core.types import Box
 
 FRAME_SHAPE = (480, 640)
@@ -144,6 +145,8 @@ class LabeledPeople:
     def __init__(self, frames: list[tuple[LabeledScene, str]]) -> None:
         self._by_image = {scene.image.tobytes(): (scene, posture) for scene, posture in frames}
 
-    def find(self, image_bgr: np.ndarray) -> tuple[list[PersonObservation], list[ObjectDetection]]:
+    def find(
+        self, image_bgr: np.ndarray, timer: StageTimer | None = None
+    ) -> tuple[list[PersonObservation], list[ObjectDetection]]:
         scene, posture = self._by_image[image_bgr.tobytes()]
         return scene.observations(posture), scene.objects

@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
     parser.add_argument(
-        "--scene", action="store_true", help="time the scene's people finder (1 to 3 people, one lying) instead"
+        "--scene",
+        action="store_true",
+        help="time the scene analysis per stage (sample frames, 1 to 3 people; held-out falls photos of --data)",
     )
 
 
@@ -101,45 +103,6 @@ def _measure(pipeline: FacePipeline, tracker: FaceTracker, count: int, repeats: 
     return {k: round(v, 3) for k, v in row.items()}
 
 
-def _frame_with_people(count: int, lying: int = 0) -> np.ndarray:
-    """A 640x480 frame with ``count`` copies of the sample person side by side, the last ``lying`` on their side."""
-    person = read_image(SAMPLE)[:, 0:380]
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    width = 640 // count
-    for index in range(count):
-        image = np.ascontiguousarray(np.rot90(person, 3)) if index >= count - lying else person
-        scale = min(width / image.shape[1], 480 / image.shape[0])
-        tile = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)))
-        y, x = 480 - tile.shape[0], index * width
-        frame[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
-    return frame
-
-
-def _measure_scene(repeats: int) -> dict[str, dict[str, float]]:
-    """Median wall and CPU milliseconds of PeopleFinder.find on 640x480 frames."""
-    from face_perception.core.runtime import ModelStore
-    from face_perception.core.scene.people import PeopleConfig, PeopleFinder
-
-    finder = PeopleFinder.from_store(PeopleConfig(), ModelStore(num_threads=1))
-    report = {}
-    for count, lying in ((1, 0), (2, 0), (3, 0), (2, 1)):
-        frame = _frame_with_people(count, lying)
-        people = finder.find(frame)[0]
-        wall = _median_ms(lambda f=frame: finder.find(f), repeats)
-        cpu = []
-        for _ in range(repeats):
-            start = time.thread_time()
-            finder.find(frame)
-            cpu.append(time.thread_time() - start)
-        report[f"{count}_people_{lying}_lying"] = {
-            "people_found": float(len(people)),
-            "find_ms": round(wall, 3),
-            "find_cpu_ms": round(1000.0 * float(np.median(cpu)), 3),
-            "detector_ms": round(_median_ms(lambda f=frame: finder.detector.detect(f), repeats), 3),
-        }
-    return report
-
-
 def _config(args: argparse.Namespace) -> PipelineConfig:
     """The parameters file with the ``--set`` overrides (values read as YAML scalars)."""
     params = load_parameters_yaml(args.config) if args.config else {}
@@ -156,7 +119,9 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
 def run(args: argparse.Namespace) -> int:
     repeats = args.repeats or 20
     if args.scene:
-        report = _measure_scene(repeats)
+        from face_perception.cli.bench_scene import measure_scene
+
+        report = measure_scene(SAMPLE, args.data, repeats)
     else:
         config = _config(args)
         pipeline = FacePipeline(config)

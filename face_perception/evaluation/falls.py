@@ -26,6 +26,7 @@ from face_perception.core.scene.analyzer import ExternalFaces, SceneAnalyzer
 from face_perception.core.scene.config import SceneConfig
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder, rotate_image
 from face_perception.core.scene.types import ObjectDetection, Person, PersonObservation
+from face_perception.core.timing import StageTimer
 from face_perception.evaluation.falls_photos import box_iou, falls_photos, turn_box, upright_turns
 from face_perception.evaluation.scene import MATCH_IOU, coco_people, truth_posture
 from face_perception.evaluation.tasks import Report
@@ -90,7 +91,9 @@ class _CachedFinder:
         self.cache: dict[int, tuple[list[PersonObservation], list[ObjectDetection]]] = {}
         self.seconds: list[float] = []
 
-    def find(self, image_bgr: np.ndarray) -> tuple[list[PersonObservation], list[ObjectDetection]]:
+    def find(
+        self, image_bgr: np.ndarray, timer: StageTimer | None = None
+    ) -> tuple[list[PersonObservation], list[ObjectDetection]]:
         key = hash(image_bgr.tobytes())
         if key not in self.cache:
             began = time.perf_counter()

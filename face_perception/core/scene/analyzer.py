@@ -25,6 +25,7 @@ from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 from face_perception.core.scene.sentence import LYING_FURNITURE, SITTING_FURNITURE, furniture_under, scene_sentence
 from face_perception.core.scene.tracker import PersonTracker
 from face_perception.core.scene.types import ObjectDetection, Person, PersonObservation, SceneResult
+from face_perception.core.timing import StageTimer
 from face_perception.core.tracker import FaceTracker
 from face_perception.core.types import FaceResult
 
@@ -42,7 +43,9 @@ _ALERT_NOTES = {
 class PeopleSource(Protocol):
     """What finds people and objects in an image (``PeopleFinder``)."""
 
-    def find(self, image_bgr: np.ndarray) -> tuple[list[PersonObservation], list[ObjectDetection]]: ...
+    def find(
+        self, image_bgr: np.ndarray, timer: StageTimer | None = None
+    ) -> tuple[list[PersonObservation], list[ObjectDetection]]: ...
 
 
 class Captioner(Protocol):
@@ -170,13 +173,19 @@ class SceneAnalyzer:
         self.face_tracker = FaceTracker(tracking) if tracking is not None and tracking.enabled else None
 
     def analyze(
-        self, image: np.ndarray, time_s: float | None = None, faces: ExternalFaces | None = None
+        self,
+        image: np.ndarray,
+        time_s: float | None = None,
+        faces: ExternalFaces | None = None,
+        timer: StageTimer | None = None,
     ) -> SceneResult:
         """Analyze one image (gray, BGR or BGRA uint8).
 
         Args:
             time_s: the frame's header time; None: a still photo (fresh tracks, states count as held).
             faces: faces found elsewhere for this image; None: run the face pipeline (if any).
+            timer: receives the time of each stage (benchmarks): the people finder's, ``faces``,
+                ``tracking_and_alerts``, ``sentence`` and ``caption``.
 
         Raises:
             ImageError: the image is empty, too large or of an unsupported type.
@@ -191,34 +200,25 @@ class SceneAnalyzer:
             self._last_time_s = time_s
         limit = self.face_pipeline.config.max_image_side_px if self.face_pipeline is not None else MAX_IMAGE_SIDE_PX
         image_bgr = as_bgr(image, limit)
-        observations, objects = self.people.find(image_bgr)
-        face_list, face_ids = self._faces(image_bgr, time_s, faces)
+        timer = timer or StageTimer()
+        observations, objects = self.people.find(image_bgr, timer)
+        with timer.stage("faces"):
+            face_list, face_ids = self._faces(image_bgr, time_s, faces)
         still = time_s is None
-        tracker = PersonTracker(self.config.tracking) if still else self.tracker
-        engine = AlertEngine(self.config.alerts, self.config.sentence) if still else self.alerts
-        tracked = tracker.update(observations, 0.0 if still else time_s)
-        matches = attach_faces(observations, face_list, self.config.face_keypoint_score)
-        context = [o for o in objects if o.label != "person"]
-        overlap = self.config.alerts.furniture_min_overlap
-        people = [
-            Person(
-                observation=t.observation,
-                face=None if m is None else face_list[m],
-                face_id=0 if m is None else face_ids[m],
-                track_id=t.track_id,
-                track_age_s=t.age_s,
-                support=support_of(t.observation, context, overlap),
-            )
-            for t, m in zip(tracked, matches, strict=True)
-        ]
-        caption, findings = self._caption(image_bgr, time_s)
-        update = engine.update(people, context, 0.0 if still else time_s, still=still, caption_findings=findings)
+        with timer.stage("caption"):
+            caption, findings = self._caption(image_bgr, time_s)
+        with timer.stage("tracking_and_alerts"):
+            context = [o for o in objects if o.label != "person"]
+            people = self._people(observations, context, face_list, face_ids, time_s)
+            engine = AlertEngine(self.config.alerts, self.config.sentence) if still else self.alerts
+            update = engine.update(people, context, 0.0 if still else time_s, still=still, caption_findings=findings)
         notes: dict[int, str] = {}
         for alert in update.active:
             for track_id in alert.people:
                 if alert.type in _ALERT_NOTES and track_id not in notes:
                     notes[track_id] = _ALERT_NOTES[alert.type]
-        description = scene_sentence(people, context, notes, self.config.sentence)
+        with timer.stage("sentence"):
+            description = scene_sentence(people, context, notes, self.config.sentence)
         if caption:
             description += f" ({caption.strip().rstrip('.')})"
         height, width = image_bgr.shape[:2]
@@ -233,6 +233,31 @@ class SceneAnalyzer:
             caption=caption,
             changed_alerts=update.changed,
         )
+
+    def _people(
+        self,
+        observations: list[PersonObservation],
+        context: list[ObjectDetection],
+        face_list: list[FaceResult],
+        face_ids: list[int],
+        time_s: float | None,
+    ) -> list[Person]:
+        """Tracked people with their faces and what they lie or sit on (a still photo: fresh tracks)."""
+        tracker = PersonTracker(self.config.tracking) if time_s is None else self.tracker
+        tracked = tracker.update(observations, 0.0 if time_s is None else time_s)
+        matches = attach_faces(observations, face_list, self.config.face_keypoint_score)
+        overlap = self.config.alerts.furniture_min_overlap
+        return [
+            Person(
+                observation=t.observation,
+                face=None if m is None else face_list[m],
+                face_id=0 if m is None else face_ids[m],
+                track_id=t.track_id,
+                track_age_s=t.age_s,
+                support=support_of(t.observation, context, overlap),
+            )
+            for t, m in zip(tracked, matches, strict=True)
+        ]
 
     def _caption(self, image_bgr: np.ndarray, time_s: float | None) -> tuple[str, list[tuple[str, float]]]:
         """The caption and its findings: made anew for a still photo, and in a sequence at most once per

@@ -35,6 +35,7 @@ from face_perception.core.nms import nms
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.posture import PostureThresholds, classify_posture
 from face_perception.core.scene.types import ObjectDetection, PersonObservation
+from face_perception.core.timing import StageTimer
 from face_perception.core.types import Box
 
 PERSON_LABEL = "person"
@@ -193,15 +194,29 @@ class PeopleFinder:
             PostureClassifier.from_store(store, config.posture_model) if config.posture_model else None,
         )
 
-    def find(self, image_bgr: np.ndarray) -> tuple[list[PersonObservation], list[ObjectDetection]]:
-        """People (most probable first, at most ``max_people``) and non-person objects of a uint8 BGR image."""
-        candidates, objects = self.candidates(image_bgr)
-        observed = self._by_model(candidates) if self.posture is not None else [self._by_rules(c) for c in candidates]
+    def find(
+        self, image_bgr: np.ndarray, timer: StageTimer | None = None
+    ) -> tuple[list[PersonObservation], list[ObjectDetection]]:
+        """People (most probable first, at most ``max_people``) and non-person objects of a uint8 BGR image.
+
+        ``timer`` (benchmarks) receives the stages ``people_detector``, ``pose`` and ``posture``.
+        """
+        timer = timer or StageTimer()
+        candidates, objects = self.candidates(image_bgr, timer=timer)
+        with timer.stage("posture"):
+            if self.posture is not None:
+                observed = self._by_model(candidates)
+            else:
+                observed = [self._by_rules(c) for c in candidates]
         observed = sorted(observed, key=lambda p: -p.score)[: self.config.max_people]
         return self._drop_same_body(observed), objects[: self.config.max_objects]
 
     def candidates(
-        self, image_bgr: np.ndarray, person_threshold: float | None = None, limit: int | None = None
+        self,
+        image_bgr: np.ndarray,
+        person_threshold: float | None = None,
+        limit: int | None = None,
+        timer: StageTimer | None = None,
     ) -> tuple[list[PersonCandidate], list[ObjectDetection]]:
         """Person candidates with their poses (most confident first), and the context objects.
 
@@ -217,15 +232,18 @@ class PeopleFinder:
             person_threshold = config.candidate_score_threshold if self.posture is not None else config.score_threshold
         if limit is None:
             limit = config.max_candidates if self.posture is not None else config.max_people
+        timer = timer or StageTimer()
         low = min(person_threshold, config.object_score_threshold)
-        detections = self.detector.detect(image_bgr, low, config.nms_iou_threshold)
-        people = [d for d in detections if d.label == PERSON_LABEL and d.score >= person_threshold]
-        objects = [d for d in detections if d.label != PERSON_LABEL and d.score >= config.object_score_threshold]
-        strong = [p for p in people if p.score >= config.score_threshold]
-        turns = self._detection_turns(any(self._is_wide(p.box) for p in strong))
-        if turns:
-            people = self._merge(people + self._rotated_people(image_bgr, turns, person_threshold))
-        return [self._candidate(image_bgr, p) for p in people[:limit]], objects
+        with timer.stage("people_detector"):
+            detections = self.detector.detect(image_bgr, low, config.nms_iou_threshold)
+            people = [d for d in detections if d.label == PERSON_LABEL and d.score >= person_threshold]
+            objects = [d for d in detections if d.label != PERSON_LABEL and d.score >= config.object_score_threshold]
+            strong = [p for p in people if p.score >= config.score_threshold]
+            turns = self._detection_turns(any(self._is_wide(p.box) for p in strong))
+            if turns:
+                people = self._merge(people + self._rotated_people(image_bgr, turns, person_threshold))
+        with timer.stage("pose"):
+            return [self._candidate(image_bgr, p) for p in people[:limit]], objects
 
     def _by_rules(self, candidate: PersonCandidate) -> PersonObservation:
         posture = classify_posture(candidate.keypoints, candidate.detection.box, self.thresholds)
