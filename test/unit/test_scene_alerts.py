@@ -9,9 +9,9 @@ import pytest
 from scene_data import BOY_ON_COUCH, STANDING_MAN, Frame, fall_sequence, labeled_photo, lying_down, shifted
 
 from face_perception.core.errors import ConfigError
-from face_perception.core.scene.alerts import AlertConfig, AlertEngine
+from face_perception.core.scene.alerts import AlertConfig, AlertEngine, held_object
 from face_perception.core.scene.tracker import PersonTracker, PersonTrackerConfig
-from face_perception.core.scene.types import Person, PersonObservation
+from face_perception.core.scene.types import ObjectDetection, Person, PersonObservation
 from face_perception.core.types import EMOTION_LABELS, Box, Classification, Detection, FaceResult
 
 
@@ -214,3 +214,36 @@ def test_falls_evaluation_on_turned_coco_photos(tmp_path):
     assert metrics["fall_sequences"] == metrics["no_fall_sequences"] >= 5
     assert metrics["false_alarm_sequences"] == 0
     assert metrics["falls_found"] >= 1 and metrics["cleared_after_getting_up"] == metrics["falls_found"]
+
+
+def _knife_at_wrist(scene, label: str = "knife", offset: float = 0.0) -> ObjectDetection:
+    wrists = scene.people[0].keypoints[[9, 10]]
+    x, y = wrists[np.argmax(wrists[:, 2]), :2]
+    return ObjectDetection(label, 0.6, Box(x - 10 + offset, y - 25, x + 10 + offset, y + 25))
+
+
+def test_a_knife_in_the_hand_raises_holding_dangerous_object_and_a_fork_does_not():
+    scene = labeled_photo(STANDING_MAN)
+    person = Person(scene.observations("standing")[0], track_id=1)
+    knife = _knife_at_wrist(scene)
+    assert held_object(person.observation.keypoints, [knife], AlertConfig()) == knife
+    still = AlertEngine().update([person], [knife], 0.0, still=True)
+    assert [a.type for a in still.active] == ["holding_dangerous_object"]
+    assert "knife" in still.active[0].description
+    fork = _knife_at_wrist(scene, "fork")
+    assert not AlertEngine().update([person], [fork], 0.0, still=True).active
+    far = _knife_at_wrist(scene, offset=300.0)
+    assert not AlertEngine().update([person], [far], 0.0, still=True).active
+    off = AlertConfig(dangerous_objects="")
+    assert not AlertEngine(off).update([person], [knife], 0.0, still=True).active
+
+
+def test_holding_needs_holding_min_s_in_a_stream_and_clears_after_clear_s():
+    scene = labeled_photo(STANDING_MAN)
+    person = Person(scene.observations("standing")[0], track_id=1)
+    knife = _knife_at_wrist(scene)
+    engine = AlertEngine(AlertConfig(holding_min_s=1.0, clear_s=1.0))
+    raised = [bool(engine.update([person], [knife], t / 2).active) for t in range(4)]  # 0, 0.5, 1.0, 1.5 s
+    assert raised == [False, False, True, True]
+    cleared = [engine.update([person], [], 2.0 + t / 2).changed for t in range(4)]
+    assert [c[0].active for c in cleared if c] == [False]

@@ -1,0 +1,109 @@
+"""The posture classifier's input features and its wrapper, against tiny ONNX graphs built here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from face_perception.core.errors import ModelError
+from face_perception.core.models.posture import (
+    NUM_FEATURES,
+    POSTURE_CLASSES,
+    PostureClassifier,
+    mirror_features,
+    posture_features,
+)
+from face_perception.core.runtime import ModelEntry
+from face_perception.core.types import Box
+
+
+def _keypoints(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    points = np.zeros((17, 3), np.float32)
+    points[:, 0] = rng.uniform(100, 200, 17)
+    points[:, 1] = rng.uniform(50, 350, 17)
+    points[:, 2] = rng.uniform(0, 1, 17)
+    return points
+
+
+def _graph(width: int, output: str = "probabilities") -> bytes:
+    weights = np.random.default_rng(1).normal(size=(width, len(POSTURE_CLASSES))).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["features", "w"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], [output], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "posture",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", width])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["n", len(POSTURE_CLASSES)])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def _entry(labels=POSTURE_CLASSES, task="posture") -> ModelEntry:
+    raw = {
+        "file": "p.onnx",
+        "sha256": "0" * 64,
+        "task": task,
+        "input": {"features": NUM_FEATURES},
+        "labels": list(labels),
+    }
+    return ModelEntry("posture_test", Path(raw["file"]), raw["sha256"], task, tuple(labels), raw)
+
+
+def _session(data: bytes) -> ort.InferenceSession:
+    onnx.checker.check_model(onnx.load_from_string(data))
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+def test_features_are_relative_to_the_box_and_keep_the_scores():
+    points = _keypoints()
+    box = Box(100, 50, 200, 350)
+    features = posture_features(points, box, 0.42, turned_pose=True)
+    assert features.shape == (NUM_FEATURES,) and features.dtype == np.float32
+    centre = np.array([150.0, 200.0])
+    np.testing.assert_allclose(features[:34].reshape(17, 2), (points[:, :2] - centre) / 300.0, rtol=1e-5)
+    np.testing.assert_allclose(features[34:51], points[:, 2])
+    assert features[51] == pytest.approx(np.log(100 / 300))  # log aspect: a tall box is negative
+    assert features[52] == pytest.approx(0.42) and features[55] == 1.0
+    moved = posture_features(points + [10.0, 20.0, 0.0], Box(110, 70, 210, 370), 0.42, turned_pose=True)
+    np.testing.assert_allclose(moved, features, atol=1e-6)  # the same body elsewhere in the image
+
+
+def test_mirroring_twice_gives_the_features_back_and_swaps_sides():
+    features = np.stack([posture_features(_keypoints(s), Box(90, 40, 210, 360), 0.5, False) for s in range(3)])
+    mirrored = mirror_features(features)
+    np.testing.assert_allclose(mirror_features(mirrored), features)
+    xy, mxy = features[:, :34].reshape(-1, 17, 2), mirrored[:, :34].reshape(-1, 17, 2)
+    np.testing.assert_allclose(mxy[:, 5, 0], -xy[:, 6, 0])  # left shoulder <- right shoulder, x negated
+    np.testing.assert_allclose(mxy[:, 5, 1], xy[:, 6, 1])
+    np.testing.assert_allclose(mirrored[:, 51:], features[:, 51:])
+
+
+def test_classifier_predicts_one_probability_row_per_candidate():
+    classifier = PostureClassifier(_entry(), _session(_graph(NUM_FEATURES)))
+    features = np.stack([posture_features(_keypoints(s), Box(90, 40, 210, 360), 0.5, False) for s in range(4)])
+    probabilities = classifier.predict(features)
+    assert probabilities.shape == (4, len(POSTURE_CLASSES))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert classifier.predict(np.zeros((0, NUM_FEATURES), np.float32)).shape == (0, 4)
+    with pytest.raises(ModelError, match="features"):
+        classifier.predict(np.zeros((2, 3), np.float32))
+
+
+def test_classifier_refuses_a_model_that_does_not_fit():
+    with pytest.raises(ModelError, match="labels"):
+        PostureClassifier(_entry(labels=("a", "b", "c", "d")), _session(_graph(NUM_FEATURES)))
+    with pytest.raises(ModelError, match="features"):
+        PostureClassifier(_entry(), _session(_graph(NUM_FEATURES - 1)))
+    with pytest.raises(ModelError, match="not posture"):
+        PostureClassifier(_entry(task="pose"), _session(_graph(NUM_FEATURES)))
+    with pytest.raises(ModelError):
+        PostureClassifier(_entry(), _session(_graph(NUM_FEATURES, output="scores")))
