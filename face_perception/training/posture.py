@@ -115,10 +115,10 @@ def _coco_samples(finder: PeopleFinder, data: Path) -> list[tuple[np.ndarray, np
         height, width = image.shape[:2]
         turned = rotate_image(image, 1)
         th, tw = turned.shape[:2]
-        upright_people = [p for p in big if truth_posture(p.keypoints) == "upright"]
-        truth = [(turn_box(Box(*p.box), 1, th, tw), index["lying"]) for p in upright_people]
+        upright = [truth_posture(p.keypoints) == "upright" for p in big]
+        truth = [(turn_box(Box(*p.box), 1, th, tw), index["lying"]) for p, up in zip(big, upright, strict=True) if up]
         ignore = [turn_box(b, 1, th, tw) for b in small] + [
-            turn_box(Box(*p.box), 1, th, tw) for p in big if p not in upright_people
+            turn_box(Box(*p.box), 1, th, tw) for p, up in zip(big, upright, strict=True) if not up
         ]
         samples.append(labeled_samples(finder, turned, truth, ignore))
     return samples
@@ -133,7 +133,7 @@ def build_dataset(data: Path, out: Path, store: ModelStore) -> dict[str, np.ndar
     config = PeopleConfig(posture_model="", rotated_detection="off")
     finder = PeopleFinder.from_store(config, store)
     photos = falls_photos(data)
-    turns = upright_turns(photos, finder.detector, read_image)
+    turns = upright_turns(photos, finder.detector, read_image, out / "upright_turns.json")
     log.info("falls photos turned upright in %.0f s", time.monotonic() - started)
     parts: dict[str, list] = {"train": [], "val": []}
     for photo in photos:

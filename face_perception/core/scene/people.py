@@ -66,7 +66,7 @@ class PeopleConfig:
     min_pose_score: float = 0.3  # mean keypoint score below this: the pose is not confident
     keypoint_score_threshold: float = 0.3  # keypoints below this are ignored by the posture rules
     rotated_pose: bool = True  # re-look at the pose on 90-degree-turned crops of wide or unsure people
-    rotated_detection: str = "hint"  # one of ROTATED_DETECTION_MODES (see the module's docstring)
+    rotated_detection: str = "off"  # one of ROTATED_DETECTION_MODES (see the module's docstring)
     wide_box_aspect: float = 1.0  # a person box wider than tall by this factor is "wide"
 
     def validate(self) -> PeopleConfig:
