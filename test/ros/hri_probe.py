@@ -36,6 +36,7 @@ BODY_FRAMES = 4
 END_FRAMES = 15  # no one in view for 1.5 s of header time: longer than tracking.max_missing_s (1.0)
 PERIOD_S = 0.1
 WAIT_S = 60.0
+SUBSCRIBED = ("roi", "expression", "softbiometrics", "cropped", "aligned", "skeleton2d")  # per-id topics heard
 
 
 def frames() -> tuple[list[np.ndarray], np.ndarray]:
@@ -149,6 +150,12 @@ class Recorder:
                     self._record(hri_id, "cropped", lambda m: {"width": m.width, "height": m.height}),
                     1,
                 ),
+                self.node.create_subscription(
+                    Image,
+                    f"{base}/aligned",
+                    self._record(hri_id, "aligned", lambda m: {"width": m.width, "height": m.height}),
+                    1,
+                ),
             ]
         else:
             made.append(
@@ -244,7 +251,7 @@ def run(kind: str) -> dict:
                         lambda topics=topics: all(
                             p.get_subscription_count() > 0
                             for p in vars(topics).values()
-                            if p.topic_name.endswith(("roi", "expression", "softbiometrics", "cropped", "skeleton2d"))
+                            if p.topic_name.endswith(SUBSCRIBED)
                         )
                     )
         if kind == "faces":  # the track has ended: its topics are gone from the graph
@@ -264,6 +271,7 @@ def run(kind: str) -> dict:
             result["matches"] = list(recorder.matches)
     finally:
         executor.shutdown()
+        spinner.join(timeout=10.0)  # spin has returned before the nodes go
         node.destroy_node()
         peer.destroy_node()
         rclpy.try_shutdown()

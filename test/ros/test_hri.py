@@ -64,7 +64,7 @@ def test_face_ids_regions_and_expressions_agree_with_the_face_array(faces_run):
     seen_ids = {face["id"] for f in faces_run["frames"] for face in f["items"]}
     assert seen_ids == {1}, "one face, one track, in the astronaut frames"
     assert set(faces_run["per_id"]) == {"f0001"}
-    checked = {"roi": 0, "expression": 0, "softbiometrics": 0, "cropped": 0}
+    checked = {"roi": 0, "expression": 0, "softbiometrics": 0, "cropped": 0, "aligned": 0}
     for record in faces_run["per_id"]["f0001"]:
         frame = frames[record["stamp"]]
         face = next(f for f in frame["items"] if rep155.face_id(f["id"]) == "f0001")
@@ -82,6 +82,8 @@ def test_face_ids_regions_and_expressions_agree_with_the_face_array(faces_run):
         elif record["topic"] == "cropped":  # the box cut from the frame
             x0, y0, x1, y1 = face["box"]
             assert abs(record["width"] - (x1 - x0)) <= 2 and abs(record["height"] - (y1 - y0)) <= 2
+        elif record["topic"] == "aligned":
+            assert (record["width"], record["height"]) == (128, 128)
     assert all(count >= 3 for count in checked.values()), checked
 
 
