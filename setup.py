@@ -33,10 +33,11 @@ setup(
         "train": ["torch==2.13.0", "h5py>=3.8", "onnx>=1.15", "matplotlib>=3.7"],
         "eval": ["matplotlib>=3.7"],
         "captioner": ["tokenizers>=0.15"],
+        "docs": ["sphinx>=7.3", "myst-parser>=3"],
         "dev": [
             "h5py>=3.8", "onnx>=1.15", "rosbags>=0.10", "tqdm>=4.60", "mcap>=1.1", "mcap-ros2-support>=0.5",
             "matplotlib>=3.7", "scipy>=1.10", "pytest>=8", "ruff>=0.6", "scikit-image>=0.22", "torch==2.13.0",
-            "tokenizers>=0.15",
+            "tokenizers>=0.15", "sphinx>=7.3", "myst-parser>=3",
         ],
     },
     entry_points={"console_scripts": ["face-perception = face_perception.cli.main:main"]},

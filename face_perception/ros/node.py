@@ -36,6 +36,7 @@ from face_perception.msg import FaceEvent as FaceEventMsg
 from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode
 from face_perception.ros.conversions import bgr_to_image, event_to_msg, face_to_msg, frame_to_msg
 from face_perception.ros.diagnostics import FrameStats, publish_status
+from face_perception.ros.hri import FaceTopics, load_hri_msgs
 from face_perception.ros.managed import ManagedNode, StartError, run
 from face_perception.ros.params import declare_and_read
 
@@ -46,7 +47,8 @@ __all__ = ["FacePerceptionNode", "StartError", "main"]
 
 
 class FacePerceptionNode(ManagedNode):
-    """Subscribes ``image`` (or ``image/compressed``); publishes ``faces``, ``face_events``, ``debug/image``."""
+    """Subscribes ``image`` (or ``image/compressed``); publishes ``faces``, ``face_events``, ``debug/image``
+    and, with ``hri.enabled``, the REP-155 ``/humans/faces/...`` topics (``face_perception.ros.hri``)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__("face_perception", **kwargs)
@@ -62,6 +64,7 @@ class FacePerceptionNode(ManagedNode):
         self.worker = LatestFrameWorker(self, "face_perception_worker", self.stats, self._process)
         self.camera = CameraSubscription(self, self.config, self.worker.offer)
         self.faces_pub = self.events_pub = self.debug_pub = None
+        self.hri: FaceTopics | None = None  # the REP-155 topics, with hri.enabled
         # Diagnostics run in every state, so a monitor sees an unconfigured or inactive node too.
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -71,10 +74,12 @@ class FacePerceptionNode(ManagedNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
+            hri_msgs = load_hri_msgs() if self.config.hri_enabled else None
             pipeline = FacePipeline(self.pipeline_config)
-        except FacePerceptionError as error:
+        except FacePerceptionError as error:  # HriUnavailableError among them
             return self._refuse("configure", error)
         self.pipeline = pipeline
+        self.hri = FaceTopics(self, hri_msgs) if hri_msgs is not None else None
         tracking = self.pipeline_config.tracking
         self.tracker = FaceTracker(tracking) if tracking.enabled else None
         self.faces_pub = self.create_lifecycle_publisher(FaceArray, "faces", RESULT_QOS_DEPTH)
@@ -97,6 +102,8 @@ class FacePerceptionNode(ManagedNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_receiving()  # the camera first, then the publishers
+        if self.hri is not None:  # no track is followed while inactive
+            self.hri.clear(Header(stamp=self.get_clock().now().to_msg()))
         self.get_logger().info("inactive: camera unsubscribed")
         return super().on_deactivate(state)
 
@@ -125,6 +132,9 @@ class FacePerceptionNode(ManagedNode):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
         self.faces_pub = self.events_pub = self.debug_pub = None
+        if self.hri is not None:
+            self.hri.close()
+            self.hri = None
         self.pipeline = None  # the ONNX Runtime sessions go with it
         self.tracker = None
 
@@ -143,6 +153,8 @@ class FacePerceptionNode(ManagedNode):
         self.faces_pub.publish(frame_to_msg(result, msg.header, faces))
         for event in events:
             self.events_pub.publish(event_to_msg(event, msg.header))
+        if self.hri is not None:
+            self.hri.publish(msg.header, image, self.tracker.active_track_ids, [(s[2], s[1]) for s in shown])
         self.stats.on_processed(result.latency_s)
         if self.config.publish_debug_image and self.debug_pub.get_subscription_count() > 0:
             drawn = draw_faces(image, [s[1] for s in shown], [s[2] for s in shown])

@@ -30,6 +30,7 @@ class NodeConfig:
     publish_debug_image: bool = False
     diagnostics_period_s: float = 1.0
     stale_after_s: float = 5.0
+    hri_enabled: bool = False
 
     def validate(self) -> NodeConfig:
         check_reliability(self.qos_reliability)
@@ -87,6 +88,11 @@ CAMERA_PARAMETERS: dict[str, tuple[str, str]] = {
     "diagnostics.stale_after_s": ("stale_after_s", "Diagnostics warn when no image arrived for this many seconds."),
 }
 
+HRI_DESCRIPTION = (
+    "Also publish the ROS4HRI (REP-155) topics under /humans (needs the hri_msgs package; configure fails "
+    "without it)."
+)
+
 # name -> (attribute of NodeConfig, description)
 _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
     "autostart": (
@@ -98,6 +104,7 @@ _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
         "publish_debug_image",
         "Publish debug/image with faces drawn (only while someone subscribes).",
     ),
+    "hri.enabled": ("hri_enabled", HRI_DESCRIPTION),
 }
 
 _PIPELINE_DESCRIPTIONS: dict[str, str] = {
@@ -193,6 +200,8 @@ def declare_and_read(node: Node) -> tuple[PipelineConfig, NodeConfig]:
         values[name] = node.get_parameter(name).value
     pipeline = PipelineConfig.from_parameters(values)
     node_config = NodeConfig(**{attr: values[name] for name, (attr, _) in _NODE_PARAMETERS.items()}).validate()
+    if node_config.hri_enabled and not pipeline.tracking.enabled:
+        raise ConfigError("hri.enabled needs tracking.enabled: REP-155 ids must stay the same for a track's life")
     return pipeline, node_config
 
 

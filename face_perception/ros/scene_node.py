@@ -30,6 +30,7 @@ from face_perception.core.scene.people import PeopleConfig, PeopleFinder
 from face_perception.msg import FaceArray, Scene, SceneAlert
 from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode
 from face_perception.ros.diagnostics import FrameStats, publish_status
+from face_perception.ros.hri import BodyTopics, load_hri_msgs
 from face_perception.ros.managed import ManagedNode, run
 from face_perception.ros.scene_conversions import alert_to_msg, face_from_msg, scene_to_msg
 from face_perception.ros.scene_params import declare, read
@@ -43,7 +44,8 @@ def _stamp_key(header: Header) -> tuple[int, int]:
 
 
 class SceneNode(ManagedNode):
-    """Subscribes ``image`` (or ``image/compressed``) and ``faces``; publishes ``scene`` and ``scene_alerts``."""
+    """Subscribes ``image`` (or ``image/compressed``) and ``faces``; publishes ``scene``, ``scene_alerts`` and,
+    with ``hri.enabled``, the REP-155 ``/humans/bodies/...`` topics (``face_perception.ros.hri``)."""
 
     def __init__(self, people_factory: PeopleFactory | None = None, **kwargs) -> None:
         super().__init__("scene", **kwargs)
@@ -59,12 +61,14 @@ class SceneNode(ManagedNode):
         self.faces_sub = None
         self.scene_pub = self.alerts_pub = self.diagnostics_pub = self._diagnostics_timer = None
         self.faces_missed = 0
+        self.hri: BodyTopics | None = None  # the REP-155 topics, with hri.enabled
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
             self.scene_config, people_config, self.pipeline_config, self.config = read(self)
+            hri_msgs = load_hri_msgs() if self.config.hri_enabled else None
             store = ModelStore(self.pipeline_config.models_dir or None, self.pipeline_config.num_threads)
             people = self._people_factory(people_config, store)
             faces = None
@@ -84,6 +88,7 @@ class SceneNode(ManagedNode):
             SceneAlert, "scene_alerts", self.config.latched_qos(self.config.alerts_depth)
         )
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.hri = BodyTopics(self, hri_msgs) if hri_msgs is not None else None
         self._diagnostics_timer = self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
         captioning = self.scene_config.captioner
         with_captions = (
@@ -115,6 +120,8 @@ class SceneNode(ManagedNode):
         if self.faces_sub is not None:
             self.destroy_subscription(self.faces_sub)
         self.faces_sub = None
+        if self.hri is not None:  # no body is followed while inactive
+            self.hri.clear(Header(stamp=self.get_clock().now().to_msg()))
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
@@ -129,6 +136,9 @@ class SceneNode(ManagedNode):
     def _release(self) -> None:
         """Free the model sessions and the publishers."""
         self.analyzer = None
+        if self.hri is not None:
+            self.hri.close()
+            self.hri = None
         for publisher in (self.scene_pub, self.alerts_pub, self.diagnostics_pub):
             if publisher is not None:
                 self.destroy_publisher(publisher)
@@ -179,6 +189,9 @@ class SceneNode(ManagedNode):
         stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
         result = analyzer.analyze(image, stamp_s, self._faces_for(msg.header))
         self.scene_pub.publish(scene_to_msg(result, msg.header))
+        if self.hri is not None:
+            live = analyzer.tracker.track_ids
+            self.hri.publish(msg.header, result.image_width, result.image_height, live, result.people)
         for alert in result.changed_alerts:
             self.alerts_pub.publish(alert_to_msg(alert, msg.header))
             if alert.active:

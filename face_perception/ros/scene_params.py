@@ -37,6 +37,7 @@ class SceneNodeConfig:
     faces_wait_s: float = 0.5
     diagnostics_period_s: float = 1.0
     stale_after_s: float = 5.0
+    hri_enabled: bool = False
 
     def validate(self) -> SceneNodeConfig:
         face_params.check_reliability(self.qos_reliability)
@@ -75,6 +76,7 @@ _NODE_PARAMETERS: dict[str, tuple[str, str]] = {
         "run here), topic, pipeline, or none.",
     ),
     "faces.wait_s": ("faces_wait_s", "How long to wait for the faces message with the image's stamp, seconds."),
+    "hri.enabled": ("hri_enabled", face_params.HRI_DESCRIPTION),
 }
 
 # Read by the executable only (not part of SceneNodeConfig), so declared beside the table.
