@@ -60,6 +60,9 @@ OBJECT_ACTIONS: dict[str, str] = {
     "kite": "flying in the sky",
 }
 PETS: tuple[str, ...] = ("cat", "dog")
+ANIMALS: tuple[str, ...] = ("bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe")
+# Without people, the main object is an animal when one is seen (before the furniture it is on), else the most
+# salient object (its share of the image times its score, summed over the objects of a label).
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,7 @@ def scene_place(objects: list[ObjectDetection]) -> Place | None:
 
 
 def _salience(obj: ObjectDetection, image_area: float) -> float:
+    """How much an object draws the eye: its share of the image times its score."""
     return obj.score * obj.box.width * obj.box.height / image_area
 
 
@@ -539,7 +543,7 @@ def _objects_caption(objects: list[ObjectDetection], image_area: float, config: 
     weight: Counter[str] = Counter()
     for obj in objects:
         weight[obj.label] += _salience(obj, image_area)
-    ranked = [label for label, _ in weight.most_common()]
+    ranked = sorted(weight, key=lambda label: (label not in ANIMALS, -weight[label]))
     main_label = ranked[0]
     mains = [o for o in objects if o.label == main_label]
     named = {id(o) for o in mains}
