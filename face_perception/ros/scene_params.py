@@ -101,7 +101,7 @@ _SCENE_DESCRIPTIONS: dict[str, str] = {
     "alerts.update_min_score_change": "An active alert is republished when its score changes by this much.",
     "sentence.min_gender_score": "Least gender probability for saying woman/man (else: a person).",
     "sentence.min_emotion_score": "Least emotion probability for saying how someone looks.",
-    "sentence.max_people": "People whose age, glasses, emotion and alerts the details name; the caption counts them all.",
+    "sentence.max_people": "People whose age, emotion and alerts the details name; the caption counts all.",
     "sentence.max_objects": "Most objects listed after a caption's 'with' and in the details' 'Also in view'.",
     "sentence.furniture_min_overlap": "Share of a person's box over a bed, couch or chair for lying or sitting on it.",
     "sentence.min_face_size_px": "Faces smaller than this (shorter box side) lend no attribute to the sentence.",
