@@ -407,7 +407,9 @@ class _Doing:
 
 def _doing(person: Person, objects: list[ObjectDetection], config: SentenceConfig) -> _Doing:
     observation = person.observation
-    posture = observation.posture if observation.posture in POSTURE_WORDS else ""
+    # A finer label ("lying_floor") reads as its first word; the furniture under the person says where.
+    posture = observation.posture.split("_")[0]
+    posture = posture if posture in POSTURE_WORDS else ""
     support = None
     if posture in ("lying", "sitting"):
         labels = LYING_FURNITURE if posture == "lying" else SITTING_FURNITURE
