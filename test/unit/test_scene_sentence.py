@@ -171,10 +171,11 @@ def test_scenes_without_people_are_said_by_their_main_objects():
 
 def test_details_name_what_the_caption_leaves_out():
     man = _person((250, 60, 370, 460), "standing", _face("male", 0.97, 41.0, "sad", 0.8))
-    car = _object("car", (380, 200, 640, 460))
+    chair = _object("chair", (380, 200, 520, 460))
     far = [_object("bench", (0, 300, 60, 340)), _object("cup", (10, 10, 30, 30)), _object("cup", (40, 10, 60, 30))]
-    text = scene_sentence([man], [car, *far], {}, CONFIG)
-    assert text == "A man is standing next to a car. He is about 40 and looks sad. Also in view: a bench and two cups."
+    far.append(_object("chair", (600, 0, 640, 20)))  # a chair was said: another is not listed
+    text = scene_sentence([man], [chair, *far], {}, CONFIG)
+    assert text == "A man is standing next to a chair. He is about 40 and looks sad. Also in view: a bench and two cups."
     two = [
         _person((80, 60, 200, 460), "standing", _face("female", 0.97, 35.0, "happy", 0.9), track_id=1),
         _person((300, 70, 410, 460), "standing", _face("female", 0.97, 60.0), track_id=2),

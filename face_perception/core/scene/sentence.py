@@ -669,7 +669,8 @@ def detail_sentences(
             subject = f"{'the' if nouns[noun] == 1 else 'one'} {noun}"
         sentences.append(_capitalized(f"{subject} {_join(facts)}") + ".")
     named = named or set()
-    others = [o for o in objects if o.label != "person" and id(o) not in named]
+    named_labels = {o.label for o in objects if id(o) in named}  # "a car" said once is enough
+    others = [o for o in objects if o.label != "person" and o.label not in named_labels]
     labels = list(dict.fromkeys(o.label for o in sorted(others, key=lambda o: -o.score)))[: config.max_objects]
     if labels and (people or named):
         counts = Counter(o.label for o in others)
