@@ -175,7 +175,9 @@ def test_details_name_what_the_caption_leaves_out():
     far = [_object("bench", (0, 300, 60, 340)), _object("cup", (10, 10, 30, 30)), _object("cup", (40, 10, 60, 30))]
     far.append(_object("chair", (600, 0, 640, 20)))  # a chair was said: another is not listed
     text = scene_sentence([man], [chair, *far], {}, CONFIG)
-    assert text == "A man is standing next to a chair. He is about 40 and looks sad. Also in view: a bench and two cups."
+    assert text == (
+        "A man is standing next to a chair. He is about 40 and looks sad. Also in view: a bench and two cups."
+    )
     two = [
         _person((80, 60, 200, 460), "standing", _face("female", 0.97, 35.0, "happy", 0.9), track_id=1),
         _person((300, 70, 410, 460), "standing", _face("female", 0.97, 60.0), track_id=2),
