@@ -27,6 +27,7 @@ from face_perception.core.nms import pairwise_iou
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder, rotate_image
 from face_perception.core.scene.types import POSTURES, PersonObservation
+from face_perception.evaluation.coco_split import coco_halves
 from face_perception.evaluation.tasks import Report
 
 MATCH_IOU = 0.5
@@ -254,12 +255,6 @@ def _bars_png(values: dict[str, dict[str, float]], path: Path, title: str) -> No
     plt.close(figure)
 
 
-def _coco_split(path: Path) -> str:
-    from face_perception.evaluation.coco_split import coco_split
-
-    return coco_split(int(path.stem))
-
-
 def _anomalies(images: list[LabeledImage], store: ModelStore, base: PeopleConfig) -> tuple[int, list[str]]:
     """Photos (as they are) for which ``describe`` raises any alert, and their names."""
     from face_perception.core.scene.analyzer import SceneAnalyzer
@@ -272,7 +267,8 @@ def _anomalies(images: list[LabeledImage], store: ModelStore, base: PeopleConfig
 
 def eval_scene(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
     images = coco_people(data)
-    held_out = [i for i in images if _coco_split(i.path) == "test"]
+    halves = coco_halves(int(i.path.stem) for i in images)
+    held_out = [i for i in images if halves[int(i.path.stem)] == "test"]
     store = ModelStore(config.models_dir or None, num_threads=1)
     base = PeopleConfig(max_people=MAX_PEOPLE, **({"object_model": model} if model else {}))
     report = Report(f"Scene: people ({base.object_model} + {base.pose_model} + {base.posture_model or 'rules'})")

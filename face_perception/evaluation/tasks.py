@@ -568,6 +568,12 @@ def eval_falls(data: Path, out: Path, config: PipelineConfig, model: str | None)
     return run_falls(data, out, config, model)
 
 
+def eval_captions(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    from face_perception.evaluation.captions import eval_captions as run_captions  # imports this module
+
+    return run_captions(data, out, config, model)
+
+
 TASKS = {
     "emotion": eval_emotion,
     "gender": eval_gender,
@@ -576,4 +582,5 @@ TASKS = {
     "detection": eval_detection,
     "scene": eval_scene,
     "falls": eval_falls,
+    "captions": eval_captions,
 }

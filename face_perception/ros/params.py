@@ -89,8 +89,7 @@ CAMERA_PARAMETERS: dict[str, tuple[str, str]] = {
 }
 
 HRI_DESCRIPTION = (
-    "Also publish the ROS4HRI (REP-155) topics under /humans (needs the hri_msgs package; configure fails "
-    "without it)."
+    "Also publish the ROS4HRI (REP-155) topics under /humans (needs the hri_msgs package; configure fails without it)."
 )
 
 # name -> (attribute of NodeConfig, description)

@@ -108,8 +108,8 @@ _SCENE_DESCRIPTIONS: dict[str, str] = {
     "alerts.hand_margin": "A wrist this far outside the object's box (in box sizes) still holds it.",
     "sentence.min_gender_score": "Least gender probability for saying woman/man (else: a person).",
     "sentence.min_emotion_score": "Least emotion probability for saying how someone looks.",
-    "sentence.max_people": "People described one by one in the sentence; the others are counted.",
-    "sentence.max_objects": "Objects named when no one is in view.",
+    "sentence.max_people": "People whose age, emotion and alerts the details name; the caption counts all.",
+    "sentence.max_objects": "Most objects listed after a caption's 'with' and in the details' 'Also in view'.",
     "sentence.furniture_min_overlap": "Share of a person's box over a bed, couch or chair for lying or sitting on it.",
     "sentence.min_face_size_px": "Faces smaller than this (shorter box side) lend no attribute to the sentence.",
     "captioner.model_dir": (

@@ -31,7 +31,7 @@ from face_perception.core.models.posture import NUM_FEATURES, POSTURE_CLASSES, m
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder, rotate_image
 from face_perception.core.types import Box
-from face_perception.evaluation.coco_split import coco_split
+from face_perception.evaluation.coco_split import coco_halves
 from face_perception.evaluation.falls_photos import FallsPhoto, box_iou, falls_photos, turn_box, upright_turns
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,10 @@ def _coco_samples(finder: PeopleFinder, data: Path) -> list[tuple[np.ndarray, np
 
     index = {name: i for i, name in enumerate(POSTURE_CLASSES)}
     samples = []
-    for labeled in coco_people(data):
-        image_id = int(labeled.path.stem)
-        if coco_split(image_id) != "tune":
+    photos = coco_people(data)
+    halves = coco_halves(int(p.path.stem) for p in photos)
+    for labeled in photos:
+        if halves[int(labeled.path.stem)] != "tune":
             continue
         image = read_image(labeled.path)
         big = [p for p in labeled.people if p.large]
