@@ -15,11 +15,14 @@ from face_perception.core.models.posture import (
     NUM_FEATURES,
     POSTURE_CLASSES,
     PostureClassifier,
+    candidate_context,
     mirror_features,
     posture_features,
 )
 from face_perception.core.runtime import ModelEntry
 from face_perception.core.types import Box
+
+CONTEXT = np.array([1.0, 0.0, 0.0, 0.0, -1.5, 0.9], np.float32)
 
 
 def _keypoints(seed: int = 0) -> np.ndarray:
@@ -66,19 +69,32 @@ def _session(data: bytes) -> ort.InferenceSession:
 def test_features_are_relative_to_the_box_and_keep_the_scores():
     points = _keypoints()
     box = Box(100, 50, 200, 350)
-    features = posture_features(points, box, 0.42, turned_pose=True)
+    features = posture_features(points, box, 0.42, True, CONTEXT)
     assert features.shape == (NUM_FEATURES,) and features.dtype == np.float32
     centre = np.array([150.0, 200.0])
     np.testing.assert_allclose(features[:34].reshape(17, 2), (points[:, :2] - centre) / 300.0, rtol=1e-5)
     np.testing.assert_allclose(features[34:51], points[:, 2])
     assert features[51] == pytest.approx(np.log(100 / 300))  # log aspect: a tall box is negative
     assert features[52] == pytest.approx(0.42) and features[55] == 1.0
-    moved = posture_features(points + [10.0, 20.0, 0.0], Box(110, 70, 210, 370), 0.42, turned_pose=True)
+    np.testing.assert_allclose(features[56:], CONTEXT)
+    moved = posture_features(points + [10.0, 20.0, 0.0], Box(110, 70, 210, 370), 0.42, True, CONTEXT)
     np.testing.assert_allclose(moved, features, atol=1e-6)  # the same body elsewhere in the image
 
 
+def test_context_says_how_a_candidate_sits_among_the_others():
+    boxes = np.array([[100, 100, 300, 500], [150, 120, 250, 300], [400, 100, 500, 400]], np.float64)
+    scores = np.array([0.8, 0.4, 0.2])
+    first = candidate_context(boxes, scores, 0, 480, 640)
+    np.testing.assert_allclose(first[:4], [1.0, 0.0, 0.0, 0.0])
+    part = candidate_context(boxes, scores, 1, 480, 640)  # the upper body of the first
+    assert part[0] == pytest.approx(0.5) and part[2] == pytest.approx(1.0) and part[1] < 0.5
+    apart = candidate_context(boxes, scores, 2, 480, 640)
+    np.testing.assert_allclose(apart[1:4], 0.0)
+    assert apart[4] == pytest.approx(np.log(100 * 300 / (480 * 640))) and apart[5] == pytest.approx(400 / 480)
+
+
 def test_mirroring_twice_gives_the_features_back_and_swaps_sides():
-    features = np.stack([posture_features(_keypoints(s), Box(90, 40, 210, 360), 0.5, False) for s in range(3)])
+    features = np.stack([posture_features(_keypoints(s), Box(90, 40, 210, 360), 0.5, False, CONTEXT) for s in range(3)])
     mirrored = mirror_features(features)
     np.testing.assert_allclose(mirror_features(mirrored), features)
     xy, mxy = features[:, :34].reshape(-1, 17, 2), mirrored[:, :34].reshape(-1, 17, 2)
@@ -89,7 +105,7 @@ def test_mirroring_twice_gives_the_features_back_and_swaps_sides():
 
 def test_classifier_predicts_one_probability_row_per_candidate():
     classifier = PostureClassifier(_entry(), _session(_graph(NUM_FEATURES)))
-    features = np.stack([posture_features(_keypoints(s), Box(90, 40, 210, 360), 0.5, False) for s in range(4)])
+    features = np.stack([posture_features(_keypoints(s), Box(90, 40, 210, 360), 0.5, False, CONTEXT) for s in range(4)])
     probabilities = classifier.predict(features)
     assert probabilities.shape == (4, len(POSTURE_CLASSES))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)

@@ -20,15 +20,50 @@ from face_perception.core.types import Box
 
 POSTURE_CLASSES: tuple[str, ...] = ("none", "standing", "sitting", "lying")
 _MIRROR = np.array([0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15])  # left <-> right keypoints
-NUM_FEATURES = 17 * 3 + 6
+NUM_CONTEXT = 6
+NUM_FEATURES = 17 * 3 + 5 + NUM_CONTEXT
 
 
-def posture_features(keypoints: np.ndarray, box: Box, detector_score: float, turned_pose: bool) -> np.ndarray:
+def candidate_context(boxes: np.ndarray, scores: np.ndarray, index: int, height: int, width: int) -> np.ndarray:
+    """How one candidate sits among the others of its image (float32 [NUM_CONTEXT]).
+
+    ``boxes`` [N, 4] and ``scores`` [N], most confident first. Its score over the best one's; its
+    largest IoU with a more confident candidate, the largest share of its box inside one, and of
+    one inside it (a part of a person, or a box around a part); its box's log area over the
+    image's; its bottom edge over the image's height.
+    """
+    box = boxes[index]
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
+    iou = inside = contains = 0.0
+    if index > 0:
+        higher = boxes[:index]
+        x1, y1 = np.maximum(box[0], higher[:, 0]), np.maximum(box[1], higher[:, 1])
+        x2, y2 = np.minimum(box[2], higher[:, 2]), np.minimum(box[3], higher[:, 3])
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        areas = np.maximum((higher[:, 2] - higher[:, 0]) * (higher[:, 3] - higher[:, 1]), 1.0)
+        iou = float((inter / (area + areas - inter)).max())
+        inside, contains = float((inter / area).max()), float((inter / areas).max())
+    return np.array(
+        [
+            scores[index] / max(float(scores[0]), 1e-6),
+            iou,
+            inside,
+            contains,
+            np.log(area / max(height * width, 1)),
+            box[3] / max(height, 1),
+        ],
+        dtype=np.float32,
+    )
+
+
+def posture_features(
+    keypoints: np.ndarray, box: Box, detector_score: float, turned_pose: bool, context: np.ndarray
+) -> np.ndarray:
     """One candidate's feature vector (float32 [NUM_FEATURES]).
 
     Keypoints (x, y) relative to the box centre in units of the box's longer side, their scores,
     the box's log aspect (width / height), the detector's score and its log, the mean keypoint
-    score, and whether the pose came from a crop turned by 90 degrees.
+    score, whether the pose came from a crop turned by 90 degrees, and ``candidate_context``.
     """
     if keypoints.shape != (len(KEYPOINT_NAMES), 3):
         raise ValueError(f"keypoints must have shape (17, 3), got {keypoints.shape}")
@@ -42,9 +77,10 @@ def posture_features(keypoints: np.ndarray, box: Box, detector_score: float, tur
         np.log(score),
         float(keypoints[:, 2].mean()),
         1.0 if turned_pose else 0.0,
-        0.0,  # reserved, always 0: keeps the input size stable for models trained with it
     ]
-    return np.concatenate([relative.ravel(), keypoints[:, 2], extra]).astype(np.float32)
+    if context.shape != (NUM_CONTEXT,):
+        raise ValueError(f"context must have shape ({NUM_CONTEXT},), got {context.shape}")
+    return np.concatenate([relative.ravel(), keypoints[:, 2], extra, context]).astype(np.float32)
 
 
 def mirror_features(features: np.ndarray) -> np.ndarray:

@@ -30,7 +30,12 @@ from face_perception.core.checks import check_range
 from face_perception.core.errors import ConfigError, ImageError
 from face_perception.core.models.objects import NanoDetDetector
 from face_perception.core.models.pose import MoveNetPose, PoseCrop
-from face_perception.core.models.posture import POSTURE_CLASSES, PostureClassifier, posture_features
+from face_perception.core.models.posture import (
+    POSTURE_CLASSES,
+    PostureClassifier,
+    candidate_context,
+    posture_features,
+)
 from face_perception.core.nms import nms
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.posture import PostureThresholds, classify_posture
@@ -242,8 +247,15 @@ class PeopleFinder:
             turns = self._detection_turns(any(self._is_wide(p.box) for p in strong))
             if turns:
                 people = self._merge(people + self._rotated_people(image_bgr, turns, person_threshold))
+        people = people[:limit]
+        boxes = np.array([p.box.as_list() for p in people], dtype=np.float64).reshape(-1, 4)
+        scores = np.array([p.score for p in people], dtype=np.float64)
+        height, width = image_bgr.shape[:2]
         with timer.stage("pose"):
-            return [self._candidate(image_bgr, p) for p in people[:limit]], objects
+            return [
+                self._candidate(image_bgr, p, candidate_context(boxes, scores, i, height, width))
+                for i, p in enumerate(people)
+            ], objects
 
     def _by_rules(self, candidate: PersonCandidate) -> PersonObservation:
         posture = classify_posture(candidate.keypoints, candidate.detection.box, self.thresholds)
@@ -323,7 +335,7 @@ class PeopleFinder:
                 kept.append(person)
         return kept
 
-    def _candidate(self, image_bgr: np.ndarray, person: ObjectDetection) -> PersonCandidate:
+    def _candidate(self, image_bgr: np.ndarray, person: ObjectDetection, context: np.ndarray) -> PersonCandidate:
         config = self.config
         keypoints = self.pose.predict(image_bgr, [PoseCrop(person.box, 0, config.pose_padding)])
         best, turned = keypoints[0], False
@@ -333,4 +345,5 @@ class PeopleFinder:
             index = int(np.argmax(candidates[:, :, 2].mean(axis=1)))
             best, turned = candidates[index], index > 0
         best = best.astype(np.float32)
-        return PersonCandidate(person, best, turned, posture_features(best, person.box, person.score, turned))
+        features = posture_features(best, person.box, person.score, turned, context)
+        return PersonCandidate(person, best, turned, features)
