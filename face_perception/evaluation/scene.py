@@ -122,7 +122,7 @@ def truth_posture(keypoints: np.ndarray) -> str | None:
 
 def _tall(person: LabeledPerson) -> bool:
     """At least TALL_PX on the image's vertical axis in the photo as it is (its longer side once turned)."""
-    return max(person.box[2] - person.box[0], person.box[3] - person.box[1]) >= TALL_PX
+    return bool(max(person.box[2] - person.box[0], person.box[3] - person.box[1]) >= TALL_PX)
 
 
 def keypoint_hits(predicted: np.ndarray, labeled: LabeledPerson) -> tuple[int, int]:
