@@ -209,15 +209,10 @@ def _called(person: Person, on_floor: set[int]) -> str:
     return posture
 
 
-def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str = "test") -> tuple[dict, list[str]]:
-    """People found, posture, and single-photo anomalies on the falls photos of ``split``, turned upright."""
-    store = ModelStore(config.models_dir or None, num_threads=1)
-    people_config = PeopleConfig()
-    finder = PeopleFinder.from_store(people_config, store)
-    analyzer = SceneAnalyzer(SceneConfig().validate(), finder)
-    photos = falls_photos(data)
-    turns = upright_turns(photos, finder.detector, read_image, out / "upright_turns.json")
-    chosen = [p for p in photos if p.split == split]
+BEFORE = {"posture_model": "", "rotated_detection": "hint"}  # the keypoint rules and turned re-look of before
+
+
+def _tally_photos(analyzer: SceneAnalyzer, chosen: list, turns: dict) -> tuple[_PhotoTally, dict[str, _PhotoTally]]:
     tally = _PhotoTally({t: dict.fromkeys(CALLED, 0) for t in TRUTH_LABELS}, cpu_seconds=[])
     per_kind: dict[str, _PhotoTally] = {}
     for photo in chosen:
@@ -250,6 +245,20 @@ def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str 
             else:
                 t.calm_photos += 1
                 t.calm_photos_alerted += int(alerted)
+    return tally, per_kind
+
+
+def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str = "test") -> tuple[dict, list[str]]:
+    """People found, posture, and single-photo anomalies on the falls photos of ``split``, turned upright;
+    the default people finder, and the keypoint rules of before for comparison."""
+    store = ModelStore(config.models_dir or None, num_threads=1)
+    finder = PeopleFinder.from_store(PeopleConfig(), store)
+    photos = falls_photos(data)
+    turns = upright_turns(photos, finder.detector, read_image, out / "upright_turns.json")
+    chosen = [p for p in photos if p.split == split]
+    tally, per_kind = _tally_photos(SceneAnalyzer(SceneConfig().validate(), finder), chosen, turns)
+    before_finder = PeopleFinder.from_store(PeopleConfig(**BEFORE), store)
+    before, _ = _tally_photos(SceneAnalyzer(SceneConfig().validate(), before_finder), chosen, turns)
 
     def summary(t: _PhotoTally) -> dict[str, float]:
         rows = t.confusion
@@ -278,6 +287,8 @@ def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str 
     metrics = {"all": summary(tally), **{k: summary(v) for k, v in sorted(per_kind.items())}}
     metrics["all"]["cpu_ms_per_photo_median"] = 1000 * float(np.median(tally.cpu_seconds)) if chosen else None
     metrics["confusion"] = tally.confusion
+    metrics["before"] = {**summary(before), "confusion": before.confusion}
+    metrics["before"]["cpu_ms_per_photo_median"] = 1000 * float(np.median(before.cpu_seconds)) if chosen else None
     lines = [
         f"## Falls photos, {split} part: {len(chosen)} photos turned upright",
         "",
@@ -287,8 +298,8 @@ def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str 
         f"when a person box overlaps it at IoU {MATCH_IOU}. An anomaly is an active fall, lying_on_floor, "
         "distress or motionless alert.",
         "",
-        "| measure | all | " + " | ".join(sorted(per_kind)) + " |",
-        "|---|---|" + "---|" * len(per_kind),
+        "| measure | all | " + " | ".join(sorted(per_kind)) + " | all, keypoint rules (before) |",
+        "|---|---|" + "---|" * len(per_kind) + "---|",
     ]
     keys = [
         ("people found (IoU >= 0.5)", "people_found"),
@@ -301,7 +312,7 @@ def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str 
         ("person boxes matching no labeled person, per photo", "false_people_per_photo"),
     ]
     for title, key in keys:
-        cells = [metrics["all"][key], *(metrics[k][key] for k in sorted(per_kind))]
+        cells = [metrics["all"][key], *(metrics[k][key] for k in sorted(per_kind)), metrics["before"][key]]
         lines.append(f"| {title} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     counts = metrics["all"]
     lines += [
@@ -309,7 +320,9 @@ def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str 
         f"{counts['people']} labeled people ({counts['fallen_people']} fallen, "
         f"{counts['sitting_or_standing_people']} sitting or standing); {counts['photos_with_a_fall']} photos "
         f"with a fall, {counts['calm_photos']} without. Median CPU time per photo "
-        f"{counts['cpu_ms_per_photo_median']:.0f} ms (people, posture, alerts and sentence; one thread).",
+        f"{counts['cpu_ms_per_photo_median']:.0f} ms (people, posture, alerts and sentence; one thread); "
+        f"{metrics['before']['cpu_ms_per_photo_median']:.0f} ms with the keypoint rules of before "
+        '(`people.posture_model: ""`, `people.rotated_detection: hint`).',
         "",
         "Confusion (rows: label; columns: what the scene analysis called the person):",
         "",
