@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-TASK_NAMES = ("emotion", "gender", "age", "glasses", "detection", "scene", "falls")
+TASK_NAMES = ("emotion", "gender", "age", "glasses", "detection", "scene", "falls", "identity")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -568,6 +568,12 @@ def eval_falls(data: Path, out: Path, config: PipelineConfig, model: str | None)
     return run_falls(data, out, config, model)
 
 
+def eval_identity(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    from face_perception.evaluation.identity import eval_identity as run_identity  # imports this module
+
+    return run_identity(data, out, config, model)
+
+
 TASKS = {
     "emotion": eval_emotion,
     "gender": eval_gender,
@@ -576,4 +582,5 @@ TASKS = {
     "detection": eval_detection,
     "scene": eval_scene,
     "falls": eval_falls,
+    "identity": eval_identity,
 }
