@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from face_perception.core.types import FaceResult
+from face_perception.core.types import FaceResult, IdentityMatch
 
 
 def face_to_json(face: FaceResult) -> dict[str, Any]:
@@ -37,7 +37,14 @@ def face_to_json(face: FaceResult) -> dict[str, Any]:
             "probability": round(face.eyewear.probability, 4),
             "worn": face.eyewear.worn,
         },
+        "identity": None if face.identity is None else identity_to_json(face.identity),
     }
+
+
+def identity_to_json(identity: IdentityMatch) -> dict[str, Any]:
+    """``{"name": <str or null>, "distance": <float or null when the gallery is empty>}``."""
+    distance = identity.distance
+    return {"name": identity.name, "distance": round(distance, 4) if np.isfinite(distance) else None}
 
 
 def describe_face_json(face: dict[str, Any]) -> str:

@@ -146,7 +146,8 @@ def eval_identity(data: Path, out: Path, config: PipelineConfig, model: str | No
     )
     report.lines += [
         f"Pairs: {shipped['pairs']} ({shipped['same_pairs']} of the same person). Largest same-person distance "
-        f"{shipped['max_same_distance']:.3f}, smallest different-person distance {shipped['min_different_distance']:.3f}.",
+        f"{shipped['max_same_distance']:.3f}, smallest different-person distance "
+        f"{shipped['min_different_distance']:.3f}.",
         "",
     ]
 
