@@ -62,7 +62,7 @@ if [ ! -f "$npm_tarball" ] && command -v npm > /dev/null; then
 fi
 
 # Sources are installed as links, so edits need no rebuild; added or removed files do.
-build_stamp=$( (cat package.xml CMakeLists.txt msg/*.msg; find face_perception launch config models -type f ! -path '*__pycache__*' | sort) | sha256sum | cut -d' ' -f1)
+build_stamp=$( (cat package.xml CMakeLists.txt msg/*.msg srv/*.srv; find face_perception launch config models -type f ! -path '*__pycache__*' | sort) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$ROOT/install/.build-stamp" 2>/dev/null)" != "$build_stamp" ]; then
   echo "[setup] building the ROS package with colcon (messages, node, launch)"
   (

@@ -79,8 +79,8 @@ class _Faces:
 class _Empty:
     """A gallery with nobody in it (verify needs none)."""
 
-    def version(self) -> int:
-        return 0
+    def version(self) -> tuple[int, int]:
+        return 0, 0
 
     def embeddings(self) -> tuple[list[str], np.ndarray]:
         return [], np.empty((0, 0), np.float32)

@@ -66,6 +66,9 @@ def describe_face_json(face: dict[str, Any]) -> str:
         parts.append(
             f"eyeglasses {'yes' if face['eyeglasses']['worn'] else 'no'} ({face['eyeglasses']['probability']:.2f})"
         )
+    identity = face.get("identity")
+    if identity and identity["distance"] is not None:  # (an empty gallery names nobody: nothing to say)
+        parts.append(f"{identity['name'] or 'unknown person'} (distance {identity['distance']:.2f})")
     return ", ".join(parts)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class Gallery:
 
     def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path)
+        self._lock = threading.RLock()  # one connection, shared by the node's threads: one use at a time
+        self._own_changes = 0  # data_version counts other connections' commits only
         if not self.path.exists():
             if not create:
                 raise GalleryError(f"gallery {self.path} does not exist")
@@ -109,10 +112,11 @@ class Gallery:
             raise GalleryError(f"cannot create gallery {self.path}: {error}") from error
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._lock)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> Gallery:
         return self
@@ -142,9 +146,9 @@ class Gallery:
                     "INSERT INTO embedding (person_id, model, vector, added_s, source) VALUES (?, ?, ?, ?, ?)",
                     [(person_id, model, v.tobytes(), now, source) for v in vectors],
                 )
-                return self._db.execute("SELECT COUNT(*) FROM embedding WHERE person_id = ?", (person_id,)).fetchone()[
-                    0
-                ]
+                self._own_changes += 1
+                count_sql = "SELECT COUNT(*) FROM embedding WHERE person_id = ?"
+                return self._db.execute(count_sql, (person_id,)).fetchone()[0]
         except sqlite3.DatabaseError as error:
             raise GalleryError(f"gallery {self.path}: cannot add {name!r}: {error}") from error
 
@@ -163,8 +167,10 @@ class Gallery:
                 count = self._db.execute("SELECT COUNT(*) FROM embedding WHERE person_id = ?", row).fetchone()[0]
                 self._db.execute("DELETE FROM embedding WHERE person_id = ?", row)
                 self._db.execute("DELETE FROM person WHERE id = ?", row)
-            self._db.execute("VACUUM")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._own_changes += 1
+            with self._lock:
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return count
         except sqlite3.DatabaseError as error:
             raise GalleryError(f"gallery {self.path}: cannot forget {name!r}: {error}") from error
@@ -187,13 +193,14 @@ class Gallery:
             raise GalleryError(f"gallery {self.path} mixes embeddings of different sizes")
         return [name for name, _ in rows], np.stack([np.frombuffer(v, dtype=np.float32) for _, v in rows])
 
-    def version(self) -> int:
-        """A number that changes whenever another connection commits a change (cheap; poll it)."""
-        return int(self._query("PRAGMA data_version")[0][0])
+    def version(self) -> tuple[int, int]:
+        """A value that changes whenever this or another connection commits a change (cheap; poll it)."""
+        return int(self._query("PRAGMA data_version")[0][0]), self._own_changes
 
     def _query(self, sql: str) -> list[tuple]:
         try:
-            return self._db.execute(sql).fetchall()
+            with self._lock:
+                return self._db.execute(sql).fetchall()
         except sqlite3.DatabaseError as error:
             raise GalleryError(f"gallery {self.path} cannot be read: {error}") from error
 
@@ -201,11 +208,19 @@ class Gallery:
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db, self._lock = db, lock
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, kind, error, trace) -> None:
-        self._db.execute("ROLLBACK" if kind is not None else "COMMIT")
+        try:
+            self._db.execute("ROLLBACK" if kind is not None else "COMMIT")
+        finally:
+            self._lock.release()

@@ -85,7 +85,7 @@ class FaceIdentifier:
             raise ModelError(f"{config.model} is not an identity model")
         self.embedder: FaceEmbedder = embedder
         self.gallery = gallery if gallery is not None else Gallery(config.gallery)
-        self._version: int | None = None
+        self._version: tuple[int, int] | None = None
         self._names: list[str] = []
         self._known = np.empty((0, 0), np.float32)
 

@@ -88,8 +88,8 @@ def eval_identity(data: Path, out: Path, config: PipelineConfig, model: str | No
     detector = RetinaFaceDetector.from_store(config.detector, store)
 
     class _NoGallery:
-        def version(self) -> int:
-            return 0
+        def version(self) -> tuple[int, int]:
+            return 0, 0
 
         def embeddings(self):
             return [], np.empty((0, 0), np.float32)

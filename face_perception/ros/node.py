@@ -27,6 +27,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from face_perception.core.errors import FacePerceptionError
+from face_perception.core.images import as_bgr
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.tracker import FaceEvent, FaceTracker, TrackedFace
 from face_perception.core.types import FaceResult
@@ -36,6 +37,7 @@ from face_perception.msg import FaceEvent as FaceEventMsg
 from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFrameWorker, decode
 from face_perception.ros.conversions import bgr_to_image, event_to_msg, face_to_msg, frame_to_msg
 from face_perception.ros.diagnostics import FrameStats, publish_status
+from face_perception.ros.identity_services import IdentityServices
 from face_perception.ros.managed import ManagedNode, StartError, run
 from face_perception.ros.params import declare_and_read
 
@@ -63,6 +65,7 @@ class FacePerceptionNode(ManagedNode):
         self.faces_pub = self.events_pub = self.debug_pub = None
         # Diagnostics run in every state, so a monitor sees an unconfigured or inactive node too.
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.identity_services = IdentityServices(self, self._identifier)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
 
@@ -118,12 +121,21 @@ class FacePerceptionNode(ManagedNode):
         """Unsubscribe from the camera and stop the worker after its current frame."""
         self.camera.unsubscribe()
         self.worker.stop()
+        self.identity_services.cancel("the node stopped processing frames")
+
+    def _identifier(self):
+        """The pipeline's face identifier while configured with identity.gallery, else None."""
+        pipeline = self.pipeline
+        return None if pipeline is None else pipeline.identifier
 
     def _release(self) -> None:
         for publisher in (self.faces_pub, self.events_pub, self.debug_pub):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
         self.faces_pub = self.events_pub = self.debug_pub = None
+        self.identity_services.cancel("the node stopped processing frames")
+        if self.pipeline is not None and self.pipeline.identifier is not None:
+            self.pipeline.identifier.gallery.close()
         self.pipeline = None  # the ONNX Runtime sessions go with it
         self.tracker = None
 
@@ -133,11 +145,15 @@ class FacePerceptionNode(ManagedNode):
         image = decode(msg, self.pipeline_config.max_image_side_px)
         result = self.pipeline.process(image)
         if self.tracker is None:
+            result = self.pipeline.identify(image, result)
             shown = [(face, face, next(self._ids), 0.0) for face in result.faces]
             events = []
         else:
-            tracked, events = self._track(result.faces, msg.header)
+            tracked, events = self._track(result.faces, msg.header, image)
             shown = [(t.raw, t.smoothed, t.track_id, t.age_s) for t in tracked]
+        if self.identity_services.enrolling:
+            bgr = as_bgr(image, self.pipeline_config.max_image_side_px)
+            self.identity_services.offer(bgr, [(face_id, raw) for raw, _, face_id, _ in shown])
         faces = [face_to_msg(raw, smoothed, face_id, age_s) for raw, smoothed, face_id, age_s in shown]
         self.faces_pub.publish(frame_to_msg(result, msg.header, faces))
         for event in events:
@@ -147,10 +163,15 @@ class FacePerceptionNode(ManagedNode):
             drawn = draw_faces(image, [s[1] for s in shown], [s[2] for s in shown])
             self.debug_pub.publish(bgr_to_image(drawn, msg.header))
 
-    def _track(self, faces: list[FaceResult], header: Header) -> tuple[list[TrackedFace], list[FaceEvent]]:
-        """Update the tracker with the frame's header time; a jump back in time (a replay loop) restarts it."""
+    def _track(self, faces: list[FaceResult], header: Header, image) -> tuple[list[TrackedFace], list[FaceEvent]]:
+        """Update the tracker with the frame's header time; a jump back in time (a replay loop) restarts it.
+
+        With identity on, the tracks due an embedding are named from ``image``.
+        """
         stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
-        tracked, events, restarted = self.tracker.update_or_restart(faces, stamp_s)
+        identify = self.pipeline.identify_tracks(image)
+        every = self.pipeline_config.identity.every_n_frames
+        tracked, events, restarted = self.tracker.update_or_restart(faces, stamp_s, identify, every)
         if restarted:
             self._restarts += 1
             self.pipeline.reset()  # no face carried over from before the jump (detector.full_frame_every)
