@@ -142,3 +142,32 @@ def test_track_with_a_gallery_names_the_track_once(tmp_path):
     assert [(e["identity"], e["track_id"]) for e in recognized] == [("Eileen", 1)]
     named = [f["identity"]["name"] for r in records for f in r["faces"]]
     assert named and set(named) == {"Eileen"}
+
+
+def test_bag_with_a_gallery_writes_the_name_into_the_face_messages(tmp_path):
+    from helpers import write_camera_bag
+    from rosbags.rosbag2 import Reader
+
+    from face_perception.bags.messages import FACE_ARRAY, typestore
+
+    gallery = tmp_path / "g.db"
+    assert main(["identity", "enroll", "--gallery", str(gallery), "Eileen", str(SAMPLES / "astronaut.jpg")]) == 0
+    image = cv2.imread(str(SAMPLES / "astronaut.jpg"))
+    frames = [cv2.copyMakeBorder(image, 0, 0, 64 + 4 * i, 64 - 4 * i, cv2.BORDER_REPLICATE) for i in range(6)]
+    write_camera_bag(tmp_path / "in", frames, period_s=0.1)
+    argv = ["bag", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--gallery", str(gallery),
+            "--topics", "/camera/image_raw", "--jsonl", str(tmp_path / "r.jsonl"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [e for r in records for e in r["events"] if e["type"] == "recognized"] == [
+        {"type": "recognized", "track_id": 1, "identity": "Eileen"}
+    ]
+    store = typestore()
+    with Reader(tmp_path / "out") as reader:
+        arrays = [
+            store.deserialize_cdr(raw, FACE_ARRAY)
+            for connection, _, raw in reader.messages()
+            if connection.msgtype == FACE_ARRAY
+        ]
+    named = [(f.identity, float(f.identity_distance)) for a in arrays for f in a.faces]
+    assert named and all(name == "Eileen" and distance < 0.6 for name, distance in named)
