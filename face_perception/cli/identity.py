@@ -59,7 +59,7 @@ class _Faces:
         store = ModelStore(config.models_dir or None, config.num_threads)
         self.config = config
         self.detector = RetinaFaceDetector.from_store(config.detector, store)
-        self.identifier = FaceIdentifier(dataclasses.replace(config.identity, gallery="-"), store, gallery or _Empty())
+        self.identifier = FaceIdentifier(dataclasses.replace(config.identity, gallery=""), store, gallery)
 
     def largest_face(self, path: Path, enrolment: bool = False) -> np.ndarray:
         """The embedding of the photo's largest face; raises EnrolmentError or ImageError with the reason."""
@@ -74,16 +74,6 @@ class _Faces:
             except EnrolmentError as error:
                 raise EnrolmentError(f"{path}: {error}") from error
         return self.identifier.embed(image, [face])[0]
-
-
-class _Empty:
-    """A gallery with nobody in it (verify needs none)."""
-
-    def version(self) -> tuple[int, int]:
-        return 0, 0
-
-    def embeddings(self) -> tuple[list[str], np.ndarray]:
-        return [], np.empty((0, 0), np.float32)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:

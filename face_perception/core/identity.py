@@ -79,12 +79,16 @@ class FaceIdentifier:
     """Embeds faces and names them from a gallery file; re-reads the gallery when another process changes it."""
 
     def __init__(self, config: IdentityConfig, store: ModelStore, gallery: Gallery | None = None) -> None:
+        """``gallery``: an open gallery to use; None opens ``config.gallery``, or none when that is empty
+        (then every face is unknown: for embeddings and verification only)."""
         self.config = config.validate()
         embedder = FaceEmbedder.from_store(store, config.model)
         if not isinstance(embedder, FaceEmbedder):
             raise ModelError(f"{config.model} is not an identity model")
         self.embedder: FaceEmbedder = embedder
-        self.gallery = gallery if gallery is not None else Gallery(config.gallery)
+        if gallery is None and config.gallery:
+            gallery = Gallery(config.gallery)
+        self.gallery = gallery
         self._version: tuple[int, int] | None = None
         self._names: list[str] = []
         self._known = np.empty((0, 0), np.float32)
@@ -120,6 +124,8 @@ class FaceIdentifier:
         return self.embedder.embed(chip)[0]
 
     def _refresh(self) -> None:
+        if self.gallery is None:
+            return
         version = self.gallery.version()
         if version != self._version:
             self._names, self._known = self.gallery.embeddings()

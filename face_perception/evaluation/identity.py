@@ -7,6 +7,7 @@ whose labels do not say which face is whom). Photos with identical bytes count o
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import itertools
 from dataclasses import dataclass
@@ -87,19 +88,9 @@ def eval_identity(data: Path, out: Path, config: PipelineConfig, model: str | No
     store = ModelStore(config.models_dir or None, config.num_threads)
     detector = RetinaFaceDetector.from_store(config.detector, store)
 
-    class _NoGallery:
-        def version(self) -> tuple[int, int]:
-            return 0, 0
-
-        def embeddings(self):
-            return [], np.empty((0, 0), np.float32)
-
     identifier = FaceIdentifier(
-        type(identity_config)(gallery="", threshold=identity_config.threshold,
-                              every_n_frames=identity_config.every_n_frames, model=model or identity_config.model),
-        store,
-        gallery=_NoGallery(),  # type: ignore[arg-type]
-    )  # fmt: skip
+        dataclasses.replace(identity_config, gallery="", model=model or identity_config.model), store
+    )
     threshold = identity_config.threshold
     size, padding = identifier.embedder.spec.size, identifier.embedder.spec.crop_padding
 

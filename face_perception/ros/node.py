@@ -134,8 +134,9 @@ class FacePerceptionNode(ManagedNode):
                 self.destroy_lifecycle_publisher(publisher)
         self.faces_pub = self.events_pub = self.debug_pub = None
         self.identity_services.cancel("the node stopped processing frames")
-        if self.pipeline is not None and self.pipeline.identifier is not None:
-            self.pipeline.identifier.gallery.close()
+        identifier = self._identifier()
+        if identifier is not None and identifier.gallery is not None:
+            identifier.gallery.close()
         self.pipeline = None  # the ONNX Runtime sessions go with it
         self.tracker = None
 
