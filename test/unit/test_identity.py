@@ -133,3 +133,14 @@ def test_the_same_person_moved_is_near_and_a_mirror_of_the_gallery_is_named(iden
     ident.gallery.add("Eileen", a[None], ident.embedder.entry.model_id)
     (match,) = ident.identify(shifted, [FaceResult(moved)])
     assert match.name == "Eileen" and match.distance < 0.2
+
+
+def test_the_debug_image_writes_a_known_name_only():
+    from face_perception.core.viz import draw_faces
+
+    blank = np.zeros((480, 640, 3), np.uint8)
+    face = _face(200.0)
+    named = draw_faces(blank, [FaceResult(face.detection, identity=IdentityMatch("Ada", 0.3))], [1])
+    unknown = draw_faces(blank, [FaceResult(face.detection, identity=IdentityMatch(None, 0.9))], [1])
+    plain = draw_faces(blank, [face], [1])
+    assert (unknown == plain).all() and (named != plain).any()
