@@ -19,6 +19,7 @@ setup(
         ("share/face_perception/models", glob("models/*.onnx") + glob("models/*.json") + glob("models/*.md")),
         ("share/face_perception/config", glob("config/*.yaml")),
         ("share/face_perception/msg", glob("msg/*.msg")),
+        ("share/face_perception/srv", glob("srv/*.srv")),
     ],
     install_requires=[
         "numpy>=1.24",

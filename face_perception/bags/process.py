@@ -155,6 +155,8 @@ def process_bag(
                     record["stamp"] = {"sec": header.stamp.sec, "nanosec": header.stamp.nanosec}
                     image = messages.image_to_bgr(connection.msgtype, msg, config.max_image_side_px)
                     result = pipeline.process(image)
+                    if not config.tracking.enabled:
+                        result = pipeline.identify(image, result)
                 except Exception as error:  # one bad frame must not end the run
                     summary.failed += 1
                     record["error"] = str(error)
@@ -167,7 +169,8 @@ def process_bag(
                     tracked, events = (None, [])
                     if tracker is not None:
                         stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
-                        tracked, events, restarted = tracker.update_or_restart(result.faces, stamp_s)
+                        identify, every = pipeline.identify_tracks(image), config.identity.every_n_frames
+                        tracked, events, restarted = tracker.update_or_restart(result.faces, stamp_s, identify, every)
                         if restarted:
                             summary.restarts += 1
                             if summary.restarts == 1:  # once: a looping or shuffled recording does it often
@@ -186,7 +189,14 @@ def process_bag(
                         writer.write(events_conn, timestamp, store.serialize_cdr(event_msg, messages.FACE_EVENT))
                     summary.faces += len(array.faces)
                     record["faces"] = [_face_json(face) for face in array.faces]
-                    record["events"] = [{"type": e.type.name.lower(), "track_id": e.track_id} for e in events]
+                    record["events"] = [
+                        {
+                            "type": e.type.name.lower(),
+                            "track_id": e.track_id,
+                            **({"identity": e.identity} if e.identity else {}),
+                        }
+                        for e in events
+                    ]
                     if topic in scenes:
                         shown = result.faces if tracked is None else [t.smoothed for t in tracked]
                         faces_now = ExternalFaces(shown, [int(face.id) for face in array.faces])
@@ -222,6 +232,7 @@ def _face_json(face: Any) -> dict[str, Any]:
         "emotion": face.emotion,
         "gender": face.gender,
         "age": None if face.age != face.age else round(float(face.age), 1),
+        "identity": face.identity or None,
     }
 
 

@@ -13,7 +13,7 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from face_perception.cli.config_file import load_config
+from face_perception.cli.config_file import load_config, with_gallery
 from face_perception.cli.results_json import emit, face_to_json
 from face_perception.core.errors import FacePerceptionError
 from face_perception.core.images import list_images, read_image
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="each image is one face crop: the face nearest its centre gives the landmarks (else the whole image)",
     )
     parser.add_argument("--config", type=Path, help="parameters YAML (default: built-in defaults)")
+    parser.add_argument("--gallery", type=Path, help="gallery file: each face gains identity {name, distance}")
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     Returns 0 when every image was analyzed, 1 when some could not be.
     """
     out = out or sys.stdout
-    pipeline = FacePipeline(load_config(args.config))
+    pipeline = FacePipeline(with_gallery(load_config(args.config), args.gallery))
     paths = list_images(args.paths)
     analyze = _analyze_crops if args.faces_are_crops else _analyze_images
     failures = 0
@@ -56,7 +57,8 @@ def _analyze_images(pipeline: FacePipeline, paths: list[Path], max_side_px: int)
     for path in paths:
         try:
             pipeline.reset()  # unrelated photos: no face carried over (detector.full_frame_every)
-            result = pipeline.process(read_image(path, max_side_px))
+            image = read_image(path, max_side_px)
+            result = pipeline.identify(image, pipeline.process(image))
         except (FacePerceptionError, cv2.error) as error:
             yield _error_record(path, error)
             continue

@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topics", nargs="+", help="image topics to process (default: every image topic)")
     parser.add_argument("--jsonl", type=Path, help="also write one JSON line per frame here")
     parser.add_argument("--config", type=Path, help="parameters YAML (same as the node)")
+    parser.add_argument("--gallery", type=Path, help="gallery file: faces gain identity (Face.identity, RECOGNIZED)")
     parser.add_argument(
         "--scene",
         action="store_true",
@@ -24,9 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from face_perception.bags.process import BagError, count_image_messages, output_topics, process_bag
-    from face_perception.cli.config_file import load_config
+    from face_perception.cli.config_file import load_config, with_gallery
 
-    config = load_config(args.config)
+    config = with_gallery(load_config(args.config), args.gallery)
     scene = None
     if getattr(args, "scene", False):
         from face_perception.bags.scene import SceneSettings

@@ -1,4 +1,4 @@
-"""``face-perception bench``: time per stage (detector, each head, tracker) on this machine."""
+"""``face-perception bench``: time per stage (detector, each head, identity embedding, tracker) on this machine."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from face_perception.cli import bench_photos as photos
 from face_perception.core.config import PipelineConfig, load_parameters_yaml
 from face_perception.core.errors import ConfigError
 from face_perception.core.images import read_image
+from face_perception.core.models.identity import FaceEmbedder
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.preprocess import align_faces
 from face_perception.core.tracker import FaceTracker
@@ -84,8 +85,15 @@ def _frame_with_faces(count: int) -> np.ndarray:
     return frame
 
 
-def _measure(pipeline: FacePipeline, tracker: FaceTracker, count: int, repeats: int) -> dict[str, float]:
-    """Median milliseconds of every stage on a frame holding ``count`` faces."""
+def _measure(
+    pipeline: FacePipeline, tracker: FaceTracker, count: int, repeats: int, embedder: FaceEmbedder
+) -> dict[str, float]:
+    """Median milliseconds of every stage on a frame holding ``count`` faces.
+
+    The identity embedding (run once per track every identity.every_n_frames frames, not per frame)
+    is timed on its own, whether a gallery is set or not: ``identity_ms`` for all faces in one call
+    and ``identity_ms_per_face``.
+    """
     frame = _frame_with_faces(count)
     detections = pipeline.detector.detect(frame)
     landmarks = [d.landmarks for d in detections]
@@ -96,6 +104,11 @@ def _measure(pipeline: FacePipeline, tracker: FaceTracker, count: int, repeats: 
         chips = align_faces(frame, landmarks, size, padding)
         row[f"{name}_align_ms"] = _median_ms(lambda s=size, p=padding: align_faces(frame, landmarks, s, p), repeats)
         row[f"{name}_ms"] = _median_ms(lambda h=head, c=chips: h.predict(c), repeats)
+    size, padding = embedder.spec.size, embedder.spec.crop_padding
+    chips = align_faces(frame, landmarks, size, padding)
+    row["identity_align_ms"] = _median_ms(lambda: align_faces(frame, landmarks, size, padding), repeats)
+    row["identity_ms"] = _median_ms(lambda: embedder.embed(chips), repeats)
+    row["identity_ms_per_face"] = row["identity_ms"] / max(len(chips), 1)
     faces = pipeline.process(frame).faces
     row["pipeline_ms"] = _median_ms(lambda: pipeline.process(frame), repeats)
     clock = iter(range(10**9))
@@ -127,8 +140,10 @@ def run(args: argparse.Namespace) -> int:
         pipeline = FacePipeline(config)
         if args.blended is not None or args.photos is not None:
             return photos.run_photos(args, pipeline)
+        embedder = FaceEmbedder.from_store(pipeline.store, config.identity.model)
         report = {
-            f"{count}_faces": _measure(pipeline, FaceTracker(config.tracking), count, repeats) for count in args.faces
+            f"{count}_faces": _measure(pipeline, FaceTracker(config.tracking), count, repeats, embedder)
+            for count in args.faces
         }
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")

@@ -4,6 +4,10 @@ A player node publishes each sample frame as sensor_msgs/Image on ``image``, wai
 the face_perception node's FaceArray on ``faces`` (matched by header stamp) and prints it.
 The scene node runs beside it (faces from the ``faces`` topic) and its sentence and alerts
 for each frame are printed too (``--no-scene`` leaves it out).
+
+Then the person in view is enrolled from the camera over the node's ``identity/enroll`` service
+(into a temporary gallery, removed at the end) and greeted by name when seen again
+(``--no-identity`` leaves this part out).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print each FaceArray as one JSON object")
     parser.add_argument("--no-scene", action="store_true", help="do not start the scene node")
     parser.add_argument("--timeout-s", type=float, default=30.0, help="give up waiting for a result after this long")
+    parser.add_argument("--no-identity", action="store_true", help="do not enrol and recognise the person in view")
 
 
 PAN_FRAMES = 6
@@ -44,7 +50,17 @@ def sample_frames() -> list[tuple[str, np.ndarray]]:
     return frames
 
 
-EVENT_NAMES = {0: "appeared", 1: "disappeared", 2: "emotion changed to"}
+EVENT_NAMES = {0: "appeared", 1: "disappeared", 2: "emotion changed to", 3: "recognized"}
+# The person of the astronaut photo, enrolled from the camera in the identity part of the demo.
+DEMO_PERSON = "Eileen Collins"
+ENROL_FRAMES = 3
+
+
+def identity_frames() -> list[tuple[str, np.ndarray]]:
+    """The identity part: the pan while enrolling, the rocket (the person leaves), the pan again."""
+    pan = sample_frames()[:PAN_FRAMES]
+    rocket = sample_frames()[-1]
+    return [(f"enrol: {n}", f) for n, f in pan] + [rocket] * 12 + [(f"again: {n}", f) for n, f in pan]
 
 
 def face_array_to_json(msg: Any) -> dict[str, Any]:
@@ -73,6 +89,14 @@ def face_array_to_json(msg: Any) -> dict[str, Any]:
                 "eyeglasses": None
                 if np.isnan(face.eyeglasses_probability)
                 else {"probability": round(face.eyeglasses_probability, 4), "worn": bool(face.eyeglasses)},
+                "identity": None
+                if np.isnan(face.identity_distance)
+                else {
+                    "name": face.identity or None,
+                    "distance": round(float(face.identity_distance), 4)
+                    if np.isfinite(face.identity_distance)
+                    else None,
+                },
             }
         )
     return {
@@ -97,10 +121,19 @@ def run(args: argparse.Namespace) -> int:
     from face_perception.msg import FaceArray, FaceEvent
     from face_perception.ros.conversions import bgr_to_image
     from face_perception.ros.node import FacePerceptionNode
+    from face_perception.srv import EnrollFace
 
     overrides = []
     if args.config:
         overrides = [Parameter(k, value=v) for k, v in load_parameters_yaml(args.config).items()]
+    gallery_dir = None
+    if not args.no_identity:
+        # A temporary gallery; every tracked face is embedded on each frame, so names come quickly.
+        gallery_dir = tempfile.TemporaryDirectory(prefix="face_perception_demo_")
+        overrides += [
+            Parameter("identity.gallery", value=str(Path(gallery_dir.name) / "gallery.db")),
+            Parameter("identity.every_n_frames", value=1),
+        ]
     rclpy.init()
     executor = SingleThreadedExecutor()
     perception = FacePerceptionNode(parameter_overrides=overrides)
@@ -120,12 +153,26 @@ def run(args: argparse.Namespace) -> int:
     executor.add_node(player)
     if scene_node is not None:
         executor.add_node(scene_node)
+    enroll_client = player.create_client(EnrollFace, "identity/enroll")
     out = sys.stdout
     failures = 0
     try:
         _wait_for(executor, lambda: image_pub.get_subscription_count() > 0, args.timeout_s)
         start_ns = player.get_clock().now().nanoseconds
-        for index, (name, frame) in enumerate(sample_frames()):
+        frames = sample_frames()
+        enrol_at = len(frames)
+        if not args.no_identity:
+            frames += identity_frames()
+        pending = None
+        for index, (name, frame) in enumerate(frames):
+            if index == enrol_at:
+                if not _wait_for(executor, enroll_client.service_is_ready, args.timeout_s):
+                    out.write("identity/enroll: service not available\n")
+                    failures += 1
+                request = EnrollFace.Request(name=DEMO_PERSON, frames=ENROL_FRAMES, timeout_s=float(args.timeout_s))
+                pending = enroll_client.call_async(request)
+                if not args.json:
+                    out.write(f"enrolling {DEMO_PERSON!r} from the camera ({ENROL_FRAMES} good frames)...\n")
             stamp_ns = start_ns + int(index * FRAME_PERIOD_S * 1e9)
             header = Header(frame_id="camera")
             header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
@@ -150,13 +197,23 @@ def run(args: argparse.Namespace) -> int:
                     out.write(f"  {describe_face_json({**face, 'track_id': face['id']})}\n")
                 _wait_for(executor, lambda: False, 0.05)  # let events of this frame arrive
                 for event in events:
-                    out.write(f"  event: {EVENT_NAMES[event.type]} #{event.face_id} {event.emotion}\n")
+                    if event.type == FaceEvent.RECOGNIZED:
+                        out.write(f"  event: recognized #{event.face_id} {event.identity}\n")
+                        out.write(f"  hello, {event.identity}! (distance {event.identity_distance:.2f})\n")
+                    else:
+                        out.write(f"  event: {EVENT_NAMES[event.type]} #{event.face_id} {event.emotion}\n")
                 if scene is not None:
                     out.write(f"  scene: {scene.description}\n")
                     for alert in scene.alerts:
                         out.write(f"  ALERT {alert.TYPE_LABELS.split(',')[alert.type]}: {alert.sentence}\n")
             events.clear()
+            if pending is not None and pending.done():
+                failures += _report_enrolment(pending.result(), args.json, out)
+                pending = None
             out.flush()
+        if pending is not None:
+            out.write("identity/enroll: no answer\n")
+            failures += 1
         stats = perception.stats
         if not args.json:
             out.write(
@@ -171,7 +228,18 @@ def run(args: argparse.Namespace) -> int:
         perception.destroy_node()
         player.destroy_node()
         rclpy.try_shutdown()
+        if gallery_dir is not None:
+            gallery_dir.cleanup()
     return 1 if failures else 0
+
+
+def _report_enrolment(response: Any, as_json: bool, out: Any) -> int:
+    """Print the enrol service's answer; returns 1 when it failed."""
+    if as_json:
+        out.write(json.dumps({"enroll": {"success": response.success, "message": response.message}}) + "\n")
+    else:
+        out.write(f"identity/enroll: {response.message}\n")
+    return 0 if response.success else 1
 
 
 def _start_scene_node(player: Any, scenes: dict[tuple[int, int], Any]) -> Any:

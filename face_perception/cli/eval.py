@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-TASK_NAMES = ("emotion", "gender", "age", "glasses", "detection", "scene", "falls", "captions")
+TASK_NAMES = ("emotion", "gender", "age", "glasses", "detection", "scene", "falls", "captions", "identity")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from face_perception.core.types import FaceResult
+from face_perception.core.types import FaceResult, IdentityMatch
 
 
 def face_to_json(face: FaceResult) -> dict[str, Any]:
@@ -37,7 +37,14 @@ def face_to_json(face: FaceResult) -> dict[str, Any]:
             "probability": round(face.eyewear.probability, 4),
             "worn": face.eyewear.worn,
         },
+        "identity": None if face.identity is None else identity_to_json(face.identity),
     }
+
+
+def identity_to_json(identity: IdentityMatch) -> dict[str, Any]:
+    """``{"name": <str or null>, "distance": <float or null when the gallery is empty>}``."""
+    distance = identity.distance
+    return {"name": identity.name, "distance": round(distance, 4) if np.isfinite(distance) else None}
 
 
 def describe_face_json(face: dict[str, Any]) -> str:
@@ -59,6 +66,9 @@ def describe_face_json(face: dict[str, Any]) -> str:
         parts.append(
             f"eyeglasses {'yes' if face['eyeglasses']['worn'] else 'no'} ({face['eyeglasses']['probability']:.2f})"
         )
+    identity = face.get("identity")
+    if identity and identity["distance"] is not None:  # (an empty gallery names nobody: nothing to say)
+        parts.append(f"{identity['name'] or 'unknown person'} (distance {identity['distance']:.2f})")
     return ", ".join(parts)
 
 

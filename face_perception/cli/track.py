@@ -11,12 +11,12 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from face_perception.cli.config_file import load_config
+from face_perception.cli.config_file import load_config, with_gallery
 from face_perception.cli.results_json import emit, face_to_json
 from face_perception.core.errors import FacePerceptionError, ImageError
 from face_perception.core.images import DEFAULT_MAX_SIDE_PX, IMAGE_SUFFIXES, read_image
 from face_perception.core.pipeline import FacePipeline
-from face_perception.core.tracker import FaceTracker
+from face_perception.core.tracker import EventType, FaceTracker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fps", type=float, default=10.0, help="frame rate of a folder of frames (a video has its own)"
     )
     parser.add_argument("--config", type=Path, help="parameters YAML (tracking.* and the pipeline)")
+    parser.add_argument("--gallery", type=Path, help="gallery file: each track gains identity {name, distance}")
 
 
 def frames(
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.fps <= 0:
         raise FacePerceptionError(f"--fps must be positive, got {args.fps}")
-    config = load_config(args.config)
+    config = with_gallery(load_config(args.config), args.gallery)
     pipeline = FacePipeline(config)
     tracker = FaceTracker(config.tracking)
     failures = 0
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 failures += 1
                 record = {"frame": name, "error": str(error).strip()}
             else:
-                tracked, events = tracker.update(result.faces, time_s)
+                identify = pipeline.identify_tracks(image)
+                tracked, events = tracker.update(result.faces, time_s, identify, config.identity.every_n_frames)
                 record = {
                     "frame": name,
                     "time_s": round(time_s, 4),
@@ -111,6 +113,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                             "track_id": e.track_id,
                             "emotion": e.emotion,
                             "previous_emotion": e.previous_emotion,
+                            **(
+                                {"identity": e.identity, "distance": round(e.identity_distance, 4)}
+                                if e.type is EventType.RECOGNIZED
+                                else {}
+                            ),
                         }
                         for e in events
                     ],

@@ -79,6 +79,25 @@ class GenderConfig(HeadConfig):
         return GenderAbstention(min_score=self.min_score, min_age_years=self.min_age_years)
 
 
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Face identity settings (parameters ``identity.*``). An empty ``gallery`` turns identity off."""
+
+    gallery: str = ""
+    threshold: float = 0.6
+    every_n_frames: int = 5
+    model: str = "identity_dlib_resnet_v1"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.gallery)
+
+    def validate(self) -> IdentityConfig:
+        check_range("identity.threshold", self.threshold, 0.0, 4.0)
+        check_range("identity.every_n_frames", self.every_n_frames, 1, 1000)
+        return self
+
+
 def _default_heads() -> dict[str, HeadConfig]:
     return {
         "emotion": HeadConfig(enabled=True, model="emotion_chipnet_flip"),
@@ -95,6 +114,7 @@ class PipelineConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     heads: dict[str, HeadConfig] = field(default_factory=_default_heads)
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
     models_dir: str = ""
     max_image_side_px: int = DEFAULT_MAX_SIDE_PX
     num_threads: int = 1
@@ -102,6 +122,7 @@ class PipelineConfig:
     def validate(self) -> PipelineConfig:
         self.detector.validate()
         self.tracking.validate()
+        self.identity.validate()
         check_range("max_image_side_px", self.max_image_side_px, 16, 65536)
         check_range("num_threads", self.num_threads, 0, 64)
         for name, head in self.heads.items():
@@ -118,6 +139,9 @@ class PipelineConfig:
         for name, head in self.heads.items():
             params.update({f"{name}.{f.name}": getattr(head, f.name) for f in dataclasses.fields(head)})
         params.update({f"tracking.{f.name}": getattr(self.tracking, f.name) for f in dataclasses.fields(TrackerConfig)})
+        params.update(
+            {f"identity.{f.name}": getattr(self.identity, f.name) for f in dataclasses.fields(IdentityConfig)}
+        )
         params["models_dir"] = self.models_dir
         params["max_image_side_px"] = self.max_image_side_px
         params["num_threads"] = self.num_threads
@@ -142,10 +166,12 @@ class PipelineConfig:
             for name, head in defaults.heads.items()
         }
         tracking = TrackerConfig(**{f.name: values[f"tracking.{f.name}"] for f in dataclasses.fields(TrackerConfig)})
+        identity = IdentityConfig(**{f.name: values[f"identity.{f.name}"] for f in dataclasses.fields(IdentityConfig)})
         return cls(
             detector=detector,
             heads=heads,
             tracking=tracking,
+            identity=identity,
             models_dir=values["models_dir"],
             max_image_side_px=values["max_image_side_px"],
             num_threads=values["num_threads"],

@@ -23,3 +23,11 @@ class ImageError(FacePerceptionError):
 
 class DataError(FacePerceptionError):
     """Labeled data for evaluation, calibration or training is missing or unreadable."""
+
+
+class GalleryError(FacePerceptionError):
+    """A gallery file cannot be used (corrupt, not a gallery, unreadable) or a request to it is invalid."""
+
+
+class EnrolmentError(FacePerceptionError):
+    """A face cannot be enrolled: none found, too small, blurred or turned away; or the name is invalid."""

@@ -64,6 +64,8 @@ def face_fields(raw: FaceResult, smoothed: FaceResult, face_id: int, track_age_s
         "age_uncertainty_years": NAN if smoothed.age_uncertainty_years is None else smoothed.age_uncertainty_years,
         "eyeglasses_probability": NAN if smoothed.eyewear is None else smoothed.eyewear.probability,
         "eyeglasses": False if smoothed.eyewear is None else smoothed.eyewear.worn,
+        "identity": "" if smoothed.identity is None or smoothed.identity.name is None else smoothed.identity.name,
+        "identity_distance": NAN if smoothed.identity is None else smoothed.identity.distance,
         "raw_emotion": raw_emotion,
         "raw_emotion_scores": raw_emotion_scores,
         "raw_gender": raw_gender,
@@ -81,4 +83,6 @@ def event_fields(event: FaceEvent) -> dict[str, Any]:
         "track_age_s": float(event.track_age_s),
         "emotion": event.emotion,
         "previous_emotion": event.previous_emotion,
+        "identity": event.identity,
+        "identity_distance": float(event.identity_distance),
     }

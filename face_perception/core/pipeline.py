@@ -17,7 +17,7 @@ from face_perception.core.preprocess import align_faces, resize_crops
 from face_perception.core.registry import HEAD_CLASSES
 from face_perception.core.runtime import ModelStore
 from face_perception.core.timing import StageTimer, maybe_stage
-from face_perception.core.types import Box, Detection, FaceResult, FrameResult
+from face_perception.core.types import Box, Detection, FaceResult, FrameResult, IdentityMatch
 
 # Face crops smaller than this are enlarged before the detector looks for their landmarks.
 CROP_MIN_SIDE_PX = 160
@@ -38,6 +38,12 @@ class FacePipeline:
             for name, head in config.heads.items()
             if head.enabled
         }
+        # Who each face is (identity.gallery set): embedded per track by the tracker, or per face by identify().
+        self.identifier = None
+        if config.identity.enabled:
+            from face_perception.core.identity import FaceIdentifier  # imports the embedding model
+
+            self.identifier = FaceIdentifier(config.identity, self.store)
         # Sequence state for detector.full_frame_every > 1: the faces of the previous frame
         # and how many frames ago the whole frame was searched.
         self._previous: list[FaceResult] = []
@@ -73,6 +79,21 @@ class FacePipeline:
             self._previous = faces
         height, width = image_bgr.shape[:2]
         return FrameResult(faces, width, height, time.perf_counter() - start)
+
+    def identify(self, image: np.ndarray, result: FrameResult) -> FrameResult:
+        """``result`` with every face's identity (one batched embedding); unchanged when identity is off."""
+        if self.identifier is None or not result.faces:
+            return result
+        matches = self.identifier.identify(as_bgr(image, self.config.max_image_side_px), result.faces)
+        faces = [dataclasses.replace(f, identity=m) for f, m in zip(result.faces, matches, strict=True)]
+        return dataclasses.replace(result, faces=faces)
+
+    def identify_tracks(self, image: np.ndarray) -> Callable[[list[FaceResult]], list[IdentityMatch]] | None:
+        """For ``FaceTracker.update(identify=...)``: names the faces of ``image`` it is given (None: identity off)."""
+        if self.identifier is None:
+            return None
+        identifier, image_bgr = self.identifier, as_bgr(image, self.config.max_image_side_px)
+        return lambda faces: identifier.identify(image_bgr, faces)
 
     def reset(self) -> None:
         """Forget the faces of earlier frames (a new sequence starts); the next frame is searched whole."""

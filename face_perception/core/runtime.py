@@ -72,6 +72,7 @@ TASK_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "gender": {"labels": list},
     "age": {"bin_ages": list},
     "eyewear": {"labels": list},
+    "identity": {"embedding_size": int, "threshold": _NUMBER},
 }
 TASK_INPUT_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "detection": {"color": str, "mean": list, "scale": _NUMBER},
@@ -79,6 +80,7 @@ TASK_INPUT_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "gender": _CHIP_INPUT,
     "age": _CHIP_INPUT,
     "eyewear": _CHIP_INPUT,
+    "identity": _CHIP_INPUT,
 }
 _COLORS = ("gray", "rgb", "bgr")
 

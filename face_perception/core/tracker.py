@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -21,9 +23,14 @@ from scipy.optimize import linear_sum_assignment
 
 from face_perception.core.checks import check_ranges
 from face_perception.core.nms import pairwise_iou
-from face_perception.core.types import EMOTION_LABELS, Classification, Eyewear, FaceResult
+from face_perception.core.types import EMOTION_LABELS, Classification, Eyewear, FaceResult, IdentityMatch
 
 _NO_MATCH = 1e6
+# Identity votes a track keeps (the latest); a name needs a strict majority of them.
+IDENTITY_VOTES = 5
+
+# Names the faces given to it (one batched embedding); the tracker calls it for the tracks due.
+Identify = Callable[[list[FaceResult]], list[IdentityMatch]]
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class EventType(Enum):
     APPEARED = 0
     DISAPPEARED = 1
     EMOTION_CHANGED = 2
+    RECOGNIZED = 3
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class FaceEvent:
     emotion: str = ""
     previous_emotion: str = ""
     track_age_s: float = 0.0
+    identity: str = ""  # RECOGNIZED: the name the track now has
+    identity_distance: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,9 @@ class _Track:
     eyewear: float | None = None
     emotion_state: str = ""
     matched_now: bool = field(default=True)
+    frames_since_identity: int | None = None  # None: never embedded
+    identity_votes: deque = field(default_factory=lambda: deque(maxlen=IDENTITY_VOTES))
+    identity: IdentityMatch | None = None
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # px/s of the box centre
 
     def move_to(self, face: FaceResult, time_s: float) -> None:
@@ -143,7 +156,31 @@ class _Track:
             age=self.age,
             age_uncertainty_years=self.age_uncertainty,
             eyewear=eyewear,
+            identity=self.identity,
         )
+
+    def vote(self, match: IdentityMatch) -> bool:
+        """Count one frame's identity; returns True when the track's name became known or changed.
+
+        A name is taken when it holds a strict majority of the kept votes (an unknown face votes
+        for nobody). Once named, the track keeps its name while it lives: unknown frames do not
+        remove it, and another name replaces it only by a majority of a full set of votes.
+        """
+        self.identity_votes.append(match)
+        counts = Counter(m.name for m in self.identity_votes)
+        name, count = counts.most_common(1)[0]
+        current = self.identity.name if self.identity is not None else None
+        distances = [m.distance for m in self.identity_votes if m.name == name]
+        if name is None or 2 * count <= len(self.identity_votes):
+            if self.identity is None:  # no decision yet: say how near the nearest person is
+                self.identity = IdentityMatch(None, min(m.distance for m in self.identity_votes))
+            elif current is not None:
+                self.identity = IdentityMatch(current, self.identity.distance)
+            return False
+        if current is not None and name != current and len(self.identity_votes) < IDENTITY_VOTES:
+            return False
+        self.identity = IdentityMatch(name, float(np.mean(distances)))
+        return name != current
 
 
 def _centre(face: FaceResult) -> np.ndarray:
@@ -164,8 +201,15 @@ class FaceTracker:
     def active_track_ids(self) -> list[int]:
         return [t.track_id for t in self._tracks if t.confirmed]
 
-    def update(self, faces: list[FaceResult], time_s: float) -> tuple[list[TrackedFace], list[FaceEvent]]:
-        """Associate this frame's faces; returns confirmed tracks seen now, and the events."""
+    def update(
+        self, faces: list[FaceResult], time_s: float, identify: Identify | None = None, every_n_frames: int = 1
+    ) -> tuple[list[TrackedFace], list[FaceEvent]]:
+        """Associate this frame's faces; returns confirmed tracks seen now, and the events.
+
+        With ``identify``, each confirmed track seen now is embedded on its first frame and then
+        every ``every_n_frames`` frames it is seen (all due tracks in one call), and the track's
+        name is decided by a vote over those frames (RECOGNIZED when it becomes known).
+        """
         if self._last_time_s is not None and time_s < self._last_time_s:
             raise ValueError(f"time went backwards: {time_s} after {self._last_time_s}")
         dt = 0.0 if self._last_time_s is None else time_s - self._last_time_s
@@ -210,11 +254,39 @@ class FaceTracker:
                 )
             elif track.confirmed:
                 events.extend(self._emotion_change(track, time_s))
-            if track.confirmed:
+        if identify is not None:
+            events.extend(self._identify(identify, every_n_frames, time_s))
+        for track in self._tracks:
+            if track.matched_now and track.confirmed:
                 tracked.append(
                     TrackedFace(track.track_id, time_s - track.first_seen_s, track.face, track.smoothed_face())
                 )
         return tracked, events
+
+    def _identify(self, identify: Identify, every_n_frames: int, time_s: float) -> list[FaceEvent]:
+        due = []
+        for track in self._tracks:
+            if not (track.matched_now and track.confirmed):
+                continue
+            if track.frames_since_identity is None or track.frames_since_identity + 1 >= every_n_frames:
+                due.append(track)
+            else:
+                track.frames_since_identity += 1
+        if not due:
+            return []
+        matches = identify([t.face for t in due])
+        events = []
+        for track, match in zip(due, matches, strict=True):
+            track.frames_since_identity = 0
+            if track.vote(match):
+                age_s = time_s - track.first_seen_s
+                name, distance = track.identity.name or "", track.identity.distance
+                events.append(
+                    FaceEvent(
+                        EventType.RECOGNIZED, track.track_id, time_s, track.emotion_state, "", age_s, name, distance
+                    )
+                )
+        return events
 
     def _expire(self, time_s: float) -> list[FaceEvent]:
         """Drop tracks unseen for more than ``max_missing_s``; a DISAPPEARED event for each confirmed one."""
@@ -229,7 +301,7 @@ class FaceTracker:
         return events
 
     def update_or_restart(
-        self, faces: list[FaceResult], time_s: float
+        self, faces: list[FaceResult], time_s: float, identify: Identify | None = None, every_n_frames: int = 1
     ) -> tuple[list[TrackedFace], list[FaceEvent], bool]:
         """Like ``update``, but time going backwards (a replay that loops) restarts tracking.
 
@@ -240,7 +312,7 @@ class FaceTracker:
         if restarted:
             self._tracks = []
             self._last_time_s = None
-        tracked, events = self.update(faces, time_s)
+        tracked, events = self.update(faces, time_s, identify, every_n_frames)
         return tracked, events, restarted
 
     def _associate(self, faces: list[FaceResult], time_s: float) -> tuple[np.ndarray, np.ndarray]:

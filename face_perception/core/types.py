@@ -133,6 +133,18 @@ class Eyewear:
 
 
 @dataclass(frozen=True)
+class IdentityMatch:
+    """Who a face is: the nearest enrolled person's ``name`` (None: nobody within the threshold).
+
+    ``distance`` is the Euclidean distance between the face's embedding and the nearest
+    embedding of the gallery (inf when the gallery is empty).
+    """
+
+    name: str | None
+    distance: float
+
+
+@dataclass(frozen=True)
 class FaceResult:
     """A detection plus what each enabled head said about it (None: head disabled)."""
 
@@ -142,6 +154,7 @@ class FaceResult:
     age: float | None = None
     age_uncertainty_years: float | None = None
     eyewear: Eyewear | None = None
+    identity: IdentityMatch | None = None  # None: identity off, or not decided for this face yet
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ def draw_faces(image_bgr: np.ndarray, faces: list[FaceResult], face_ids: list[in
             if np.isfinite(x) and np.isfinite(y):
                 cv2.circle(canvas, (round(float(x)), round(float(y))), thickness + 1, _LANDMARK_COLOR, -1)
         parts = [f"#{face_ids[index]}"] if face_ids else []
+        if face.identity is not None and face.identity.name:
+            parts.append(face.identity.name)
         if face.emotion is not None:
             parts.append(f"{face.emotion.label} {face.emotion.score:.2f}")
         if face.gender is not None and face.gender.label:

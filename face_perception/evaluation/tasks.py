@@ -574,6 +574,12 @@ def eval_captions(data: Path, out: Path, config: PipelineConfig, model: str | No
     return run_captions(data, out, config, model)
 
 
+def eval_identity(data: Path, out: Path, config: PipelineConfig, model: str | None) -> Report:
+    from face_perception.evaluation.identity import eval_identity as run_identity  # imports this module
+
+    return run_identity(data, out, config, model)
+
+
 TASKS = {
     "emotion": eval_emotion,
     "gender": eval_gender,
@@ -583,4 +589,5 @@ TASKS = {
     "scene": eval_scene,
     "falls": eval_falls,
     "captions": eval_captions,
+    "identity": eval_identity,
 }

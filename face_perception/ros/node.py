@@ -27,8 +27,9 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from face_perception.core.errors import FacePerceptionError
+from face_perception.core.images import as_bgr
 from face_perception.core.pipeline import FacePipeline
-from face_perception.core.tracker import FaceEvent, FaceTracker, TrackedFace
+from face_perception.core.tracker import EventType, FaceEvent, FaceTracker, TrackedFace
 from face_perception.core.types import FaceResult
 from face_perception.core.viz import draw_faces
 from face_perception.msg import FaceArray
@@ -37,6 +38,7 @@ from face_perception.ros.camera import CameraMsg, CameraSubscription, LatestFram
 from face_perception.ros.conversions import bgr_to_image, event_to_msg, face_to_msg, frame_to_msg
 from face_perception.ros.diagnostics import FrameStats, publish_status
 from face_perception.ros.hri import FaceTopics, load_hri_msgs
+from face_perception.ros.identity_services import IdentityServices
 from face_perception.ros.managed import ManagedNode, StartError, run
 from face_perception.ros.params import declare_and_read
 
@@ -67,6 +69,7 @@ class FacePerceptionNode(ManagedNode):
         self.hri: FaceTopics | None = None  # the REP-155 topics, with hri.enabled
         # Diagnostics run in every state, so a monitor sees an unconfigured or inactive node too.
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.identity_services = IdentityServices(self, self._identifier)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
 
@@ -126,6 +129,12 @@ class FacePerceptionNode(ManagedNode):
         """Unsubscribe from the camera and stop the worker after its current frame."""
         self.camera.unsubscribe()
         self.worker.stop()
+        self.identity_services.cancel("the node stopped processing frames")
+
+    def _identifier(self):
+        """The pipeline's face identifier while configured with identity.gallery, else None."""
+        pipeline = self.pipeline
+        return None if pipeline is None else pipeline.identifier
 
     def _release(self) -> None:
         for publisher in (self.faces_pub, self.events_pub, self.debug_pub):
@@ -135,6 +144,10 @@ class FacePerceptionNode(ManagedNode):
         if self.hri is not None:
             self.hri.close()
             self.hri = None
+        self.identity_services.cancel("the node stopped processing frames")
+        identifier = self._identifier()
+        if identifier is not None and identifier.gallery is not None:
+            identifier.gallery.close()
         self.pipeline = None  # the ONNX Runtime sessions go with it
         self.tracker = None
 
@@ -144,26 +157,38 @@ class FacePerceptionNode(ManagedNode):
         image = decode(msg, self.pipeline_config.max_image_side_px)
         result = self.pipeline.process(image)
         if self.tracker is None:
+            result = self.pipeline.identify(image, result)
             shown = [(face, face, next(self._ids), 0.0) for face in result.faces]
             events = []
         else:
-            tracked, events = self._track(result.faces, msg.header)
+            tracked, events = self._track(result.faces, msg.header, image)
             shown = [(t.raw, t.smoothed, t.track_id, t.age_s) for t in tracked]
+        if self.identity_services.enrolling:
+            bgr = as_bgr(image, self.pipeline_config.max_image_side_px)
+            self.identity_services.offer(bgr, [(face_id, raw) for raw, _, face_id, _ in shown])
         faces = [face_to_msg(raw, smoothed, face_id, age_s) for raw, smoothed, face_id, age_s in shown]
         self.faces_pub.publish(frame_to_msg(result, msg.header, faces))
         for event in events:
             self.events_pub.publish(event_to_msg(event, msg.header))
         if self.hri is not None:
             self.hri.publish(msg.header, image, self.tracker.active_track_ids, [(s[2], s[1]) for s in shown])
+            for event in events:  # a track named by identity: REP-155's face-to-person candidate match
+                if event.type == EventType.RECOGNIZED:
+                    self.hri.publish_candidate_match(event.track_id, event.identity, 1.0 - event.identity_distance)
         self.stats.on_processed(result.latency_s)
         if self.config.publish_debug_image and self.debug_pub.get_subscription_count() > 0:
             drawn = draw_faces(image, [s[1] for s in shown], [s[2] for s in shown])
             self.debug_pub.publish(bgr_to_image(drawn, msg.header))
 
-    def _track(self, faces: list[FaceResult], header: Header) -> tuple[list[TrackedFace], list[FaceEvent]]:
-        """Update the tracker with the frame's header time; a jump back in time (a replay loop) restarts it."""
+    def _track(self, faces: list[FaceResult], header: Header, image) -> tuple[list[TrackedFace], list[FaceEvent]]:
+        """Update the tracker with the frame's header time; a jump back in time (a replay loop) restarts it.
+
+        With identity on, the tracks due an embedding are named from ``image``.
+        """
         stamp_s = header.stamp.sec + 1e-9 * header.stamp.nanosec
-        tracked, events, restarted = self.tracker.update_or_restart(faces, stamp_s)
+        identify = self.pipeline.identify_tracks(image)
+        every = self.pipeline_config.identity.every_n_frames
+        tracked, events, restarted = self.tracker.update_or_restart(faces, stamp_s, identify, every)
         if restarted:
             self.tracker_restarts += 1
             self.pipeline.reset()  # no face carried over from before the jump (detector.full_frame_every)

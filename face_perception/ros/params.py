@@ -132,6 +132,12 @@ _PIPELINE_DESCRIPTIONS: dict[str, str] = {
     "tracking.max_landmark_distance": "Mean landmark distance, in face sizes, below which a match is allowed.",
     "tracking.smoothing_tau_s": "Time constant of the exponential smoothing of attributes, seconds (0: none).",
     "tracking.emotion_hysteresis": "A new emotion must lead the current one by this probability to be reported.",
+    "identity.gallery": "Gallery file (SQLite) of the people to recognise, created private when missing; "
+    "empty: identity off (no embedding, Face.identity empty).",
+    "identity.threshold": "Faces nearer than this Euclidean distance to an enrolled embedding get that person's "
+    "name (the model's published 0.6).",
+    "identity.every_n_frames": "Embed each track once every this many frames it is seen (and on its first).",
+    "identity.model": "Face embedding model id (models/manifest.json).",
     "models_dir": "Folder with manifest.json and the ONNX files; empty: the installed models.",
     "max_image_side_px": "Images with a longer side are rejected with an error (protects memory).",
     "num_threads": "ONNX Runtime threads per model; 0 lets ONNX Runtime decide.",
@@ -151,6 +157,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "tracking.smoothing_tau_s": (0.0, 60.0),
     "tracking.emotion_hysteresis": (0.0, 1.0),
     "num_threads": (0, 64),
+    "identity.threshold": (0.0, 4.0),
+    "identity.every_n_frames": (1, 1000),
     "gender.min_score": (0.5, 1.0),
     "gender.min_age_years": (0.0, 100.0),
     "qos.depth": (1, 100),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -56,6 +57,10 @@ class Harness:
         self.node.destroy_node()
         self.peer.destroy_node()
         self._thread.join(timeout=5)
+        # The nodes' handles are finalized when nothing refers to them any more; collect now, so that
+        # a later node of the same name does not share (and then lose) this one's /rosout publisher.
+        self.node = self.peer = self.executor = None
+        gc.collect()
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:

@@ -26,7 +26,10 @@ def test_analyze_json_contract(tmp_path):
     assert "error" in by_name["broken.jpg"] and "error" in by_name["missing.png"]
     assert by_name["rocket.jpg"]["faces"] == []
     face = by_name["astronaut.jpg"]["faces"][0]
-    assert set(face) == {"box", "score", "landmarks", "emotion", "gender", "age", "age_uncertainty_years", "eyeglasses"}
+    assert set(face) == {
+        "box", "score", "landmarks", "emotion", "gender", "age", "age_uncertainty_years", "eyeglasses", "identity"
+    }  # fmt: skip
+    assert face["identity"] is None  # no --gallery
     assert len(face["box"]) == 4 and len(face["landmarks"]) == 5 and all(len(p) == 2 for p in face["landmarks"])
     assert set(face["emotion"]) == {"label", "scores"} and len(face["emotion"]["scores"]) == 7
     assert face["gender"]["label"] in ("female", "male") and 0.5 <= face["gender"]["score"] <= 1
