@@ -3,6 +3,9 @@
 Every photo goes through ``FacePipeline.process`` ``--repeats`` times (passes over the folder); a
 frame's time is its median over the passes, and the report gives the median and 90th percentile
 over frames, of wall time and of the thread's CPU time, per stage and for the whole frame.
+``frame`` is ``FacePipeline.process`` (detector and heads); decoding the photo's file (``decode``)
+and the tracker's update (``tracker``) are timed beside it, as a node with compressed images and
+tracking adds them.
 Where the folder has ``labels.json`` (a blended set), it also reports detection recall. Photos
 are unrelated images (each searched whole) unless ``--hold`` makes a panning camera sequence
 of them, where ``detector.full_frame_every`` applies.
@@ -21,6 +24,7 @@ import numpy as np
 from face_perception.core.images import list_images, read_image
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.timing import StageTimer
+from face_perception.core.tracker import FaceTracker
 from face_perception.evaluation.blended import (
     LABELS_NAME,
     LabeledFrame,
@@ -32,6 +36,9 @@ from face_perception.evaluation.blended import (
 LOG = logging.getLogger("face_perception.bench")
 MATCH_IOU = 0.3  # the blended labels are a fixed share of each pasted crop, so matching is loose
 SIZE_BANDS = ((0, 80), (80, 120), (120, 10_000))
+# Stages timed beside the pipeline's own (not part of "frame").
+OUTSIDE_FRAME = ("decode", "tracker")
+FRAME_PERIOD_S = 1.0 / 30.0  # the tracker's clock: a 30 FPS camera
 
 
 def _pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -101,12 +108,18 @@ def run_photos(args: argparse.Namespace, pipeline: FacePipeline) -> int:
     face_counts = np.zeros(len(images), dtype=int)
     for pass_index in range(passes):
         pipeline.reset()
+        tracker = FaceTracker(pipeline.config.tracking)
         for index, image in enumerate(images):
             if not args.hold:
                 pipeline.reset()  # unrelated photos: every one is searched whole, as in analyze
             timer = StageTimer()
+            if frames[index].image is None:  # a file: time decoding it again (the frame is decoded already)
+                with timer.stage("decode"):
+                    read_image(frames[index].path)
             with timer.stage("frame"):
                 result = pipeline.process(image, timer)
+            with timer.stage("tracker"):
+                tracker.update(result.faces, index * FRAME_PERIOD_S)
             for name, spent in timer.stages.items():
                 wall.setdefault(name, [[] for _ in images])[index].append(spent.wall_s)
                 cpu.setdefault(name, [[] for _ in images])[index].append(spent.cpu_s)
@@ -119,7 +132,7 @@ def run_photos(args: argparse.Namespace, pipeline: FacePipeline) -> int:
 
     stages = [s for s in wall if s != "frame"]
     detector_stages = [s for s in stages if s.startswith("detector")]
-    head_stages = [s for s in stages if not s.startswith("detector")]
+    head_stages = [s for s in stages if not s.startswith("detector") and s not in OUTSIDE_FRAME]
     report: dict[str, object] = {
         "folder": str(folder),
         "frames": len(images),
@@ -184,12 +197,13 @@ def _print(report: dict[str, object]) -> None:
     out.write(f"{'stage':<22}{'wall median':>12}{'wall p90':>10}{'cpu median':>12}{'cpu p90':>10}{'cpu mean':>10}\n")
     rows = [("frame", report["frame_wall"], report["frame_cpu"])]
     rows += [(k, report[f"{k}_wall"], report[f"{k}_cpu"]) for k in ("detector", "heads")]
-    rows += [(f"  {k}", v["wall"], v["cpu"]) for k, v in report["stages"].items()]
+    rows += [(f"{'+' if k in OUTSIDE_FRAME else ' '} {k}", v["wall"], v["cpu"]) for k, v in report["stages"].items()]
     for name, w, c in rows:
         out.write(
             f"{name:<22}{w['median_ms']:>12.2f}{w['p90_ms']:>10.2f}{c['median_ms']:>12.2f}{c['p90_ms']:>10.2f}"
             f"{c['mean_ms']:>10.2f}\n"
         )
+    out.write("(+: beside the frame, not in its time; medians are over frames, so stages do not add up exactly)\n")
     if "heads_per_face_cpu_ms" in report:
         out.write(
             f"heads per face: {report['heads_per_face_wall_ms']:.2f} ms wall, "

@@ -46,7 +46,7 @@ def test_stage_timer_sees_every_stage_of_a_frame(pipeline, astronaut):
     timer = StageTimer()
     result = pipeline.process(astronaut, timer)
     assert len(result.faces) == 1
-    expected = {"detector_pre", "detector_net", "detector_post", *pipeline.heads}
+    expected = {"detector_resize", "detector_input", "detector_net", "detector_post", *pipeline.heads}
     assert expected <= set(timer.stages)
     assert any(name.endswith("_chips") for name in timer.stages)
     assert all(t.wall_s > 0 and t.cpu_s >= 0 for t in timer.stages.values())
