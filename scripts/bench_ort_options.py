@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, values in spent.items():
                 median = statistics.median(values)
                 ratio = f"  x{median / base:.3f}" if base else ""
-                print(f"{model_id:<26}{label:<12}{name:<24}{median:8.3f}{ratio}")
+                print(f"{model_id:<32}{label:<12}{name:<24}{median:8.3f}{ratio}")
     return 0
 
 
