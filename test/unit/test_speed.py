@@ -226,3 +226,27 @@ def test_bench_set_overrides_a_parameter_and_refuses_unknown_ones(capsys):
     assert "eyeglasses" not in json.loads(capsys.readouterr().out)["heads"]
     with pytest.raises(ConfigError, match="unknown parameter"):
         bench.run(build_parser().parse_args(["bench", "--set", "detectr.model=x"]))
+
+
+def test_frames_to_find_follows_each_entering_face_with_the_pan():
+    from face_perception.cli.bench_photos import frames_to_find
+    from face_perception.evaluation.blended import PAN_PX, LabeledFrame
+
+    hold = 4
+    first = np.array([[100, 100, 180, 180], [400, 200, 440, 240]], float)
+    second = np.array([[300, 50, 400, 150]], float)
+    frames = [LabeledFrame(SAMPLES, first - [PAN_PX * k, 0, PAN_PX * k, 0]) for k in range(hold)]
+    frames += [LabeledFrame(SAMPLES, second - [PAN_PX * k, 0, PAN_PX * k, 0]) for k in range(hold)]
+    empty = np.empty((0, 4))
+    # photo 1: the first face found at once, the second only from its third frame; photo 2: never found
+    detected = [first[:1], first[:1] - [PAN_PX, 0, PAN_PX, 0], frames[2].faces, frames[3].faces] + [empty] * hold
+    assert frames_to_find(frames, detected, hold) == [0.0, 2.0, float("inf")]
+
+
+def test_bench_on_a_stream_reports_how_soon_entering_faces_are_found(blended, capsys):
+    folder, _ = blended
+    argv = ["bench", "--blended", str(folder), "--hold", "3", "--sequence-frames", "9", "--repeats", "1", "--json"]
+    assert bench.run(build_parser().parse_args(argv)) == 0
+    entering = json.loads(capsys.readouterr().out)["entering"]
+    assert entering["faces"] >= 3 and entering["found_share"] >= 0.8
+    assert entering["frames_to_find_median"] == 0.0  # every frame searched whole: found on arrival
