@@ -250,3 +250,18 @@ def test_bench_on_a_stream_reports_how_soon_entering_faces_are_found(blended, ca
     entering = json.loads(capsys.readouterr().out)["entering"]
     assert entering["faces"] >= 3 and entering["found_share"] >= 0.8
     assert entering["frames_to_find_median"] == 0.0  # every frame searched whole: found on arrival
+
+
+def test_sequence_mode_searches_a_new_view_whole_at_once(astronaut):
+    pipeline = FacePipeline(PipelineConfig.from_parameters({"detector.full_frame_every": 3}))
+    (first,) = pipeline.process(astronaut).faces
+    nudged = np.ascontiguousarray(np.roll(astronaut, 4, axis=1))
+    timer = StageTimer()
+    assert len(pipeline.process(nudged, timer).faces) == 1
+    assert "eyeglasses" not in timer.stages  # the same view: only near the known face
+    # the view jumps (a cut): the face is far from its last box, where a look near it cannot reach
+    jumped = np.ascontiguousarray(np.roll(astronaut, 200, axis=1))
+    timer = StageTimer()
+    (found,) = pipeline.process(jumped, timer).faces
+    assert "eyeglasses" in timer.stages and "detector_cut" in timer.stages
+    assert found.detection.box.x_min == pytest.approx(first.detection.box.x_min + 200, abs=6)
