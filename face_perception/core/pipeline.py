@@ -66,7 +66,8 @@ class FacePipeline:
 
         every = self.config.detector.full_frame_every
         between = every > 1 and bool(self._previous) and self._frames_since_full < every - 1
-        if between and not self._new_view(image_bgr, timer):
+        new_view = between and self._new_view(image_bgr, timer)  # keeps this frame's thumbnail
+        if between and not new_view:
             # Between whole-frame searches: look again near each known face only.
             again = self.detector.detect_near(image_bgr, [f.detection.box for f in self._previous], timer)
             kept = [(face, d) for face, d in zip(self._previous, again, strict=True) if d is not None]
@@ -79,7 +80,7 @@ class FacePipeline:
             self._frames_since_full = 0
         if every > 1:
             self._previous = faces
-            if self._frames_since_full == 0:  # searched whole: the view to compare the next frames with
+            if not between:  # searched whole on schedule: the view to compare the next frame with
                 with maybe_stage(timer, "detector_cut"):
                     self._thumbnail = _thumbnail(image_bgr)
         height, width = image_bgr.shape[:2]
