@@ -2,19 +2,23 @@
 """ONNX Runtime session options and detector input sizes, timed side by side on one thread.
 
     taskset -c 1 python scripts/bench_ort_options.py [--models ID ...] [--sizes 640 480 320] [--faces 3]
-        [--rounds 15] [--per-round 5]
+        [--rounds 15] [--per-round 5] [--profile]
 
 Every variant of a model gets its own session; the variants take turns (round robin, ``--per-round``
 calls each per round), so load from other processes falls on all of them alike. The detector runs
 on the astronaut photo cut to 640x480 and downscaled to each ``--sizes`` longer side; a head runs
 on ``--faces`` chips of that photo's face. Prints the median thread CPU milliseconds per call of
-each variant, and its ratio to the shipped options (``shipped``).
+each variant, and its ratio to the shipped options (``shipped``). ``--profile`` prints instead each
+model's share of kernel time per operator type, from ONNX Runtime's profiler (shipped options).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import json
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +80,24 @@ def _inputs(store: ModelStore, model_id: str, sizes: list[int], faces: int) -> d
     return {f"{faces} faces": chips_to_tensor(chips, spec)}
 
 
+def _profile(data: bytes, tensor: np.ndarray, runs: int) -> dict[str, float]:
+    """Share of kernel time per operator type over ``runs`` calls (the profiler inflates absolute times)."""
+    options = session_options(1)
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory() as folder:
+        options.profile_file_prefix = str(Path(folder) / "profile")
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        for _ in range(runs):
+            session.run(None, {session.get_inputs()[0].name: tensor})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    spent: collections.Counter[str] = collections.Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            spent[event["args"]["op_name"]] += event["dur"]
+    total = sum(spent.values()) or 1
+    return {op: duration / total for op, duration in spent.most_common()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="model ids of the manifest")
@@ -84,8 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces", type=int, default=3, help="chips per head call")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="operator types' shares of kernel time instead")
     args = parser.parse_args(argv)
     store = ModelStore(num_threads=1)
+    if args.profile:
+        for model_id in args.models:
+            for label, tensor in _inputs(store, model_id, args.sizes, args.faces).items():
+                shares = _profile(store.verified_bytes(model_id), tensor, args.rounds)
+                top = ", ".join(f"{op} {share:.0%}" for op, share in list(shares.items())[:6])
+                print(f"{model_id:<32}{label:<12}{top}")
+        return 0
     print(f"onnxruntime {ort.__version__}; thread CPU ms per call, median of {args.rounds * args.per_round}")
     for model_id in args.models:
         data = store.verified_bytes(model_id)
