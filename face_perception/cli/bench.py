@@ -15,10 +15,11 @@ import yaml
 from face_perception.cli import bench_photos as photos
 from face_perception.core.config import PipelineConfig, load_parameters_yaml
 from face_perception.core.errors import ConfigError
-from face_perception.core.images import read_image
+from face_perception.core.images import DEFAULT_MAX_SIDE_PX, decode_image, read_image
 from face_perception.core.models.identity import FaceEmbedder
 from face_perception.core.pipeline import FacePipeline
 from face_perception.core.preprocess import align_faces
+from face_perception.core.timing import StageTimer
 from face_perception.core.tracker import FaceTracker
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "astronaut.jpg"
@@ -111,9 +112,24 @@ def _measure(
     row["identity_ms_per_face"] = row["identity_ms"] / max(len(chips), 1)
     faces = pipeline.process(frame).faces
     row["pipeline_ms"] = _median_ms(lambda: pipeline.process(frame), repeats)
+    encoded = cv2.imencode(".jpg", frame)[1]
+    row["decode_jpeg_ms"] = _median_ms(lambda: decode_image(encoded, DEFAULT_MAX_SIDE_PX), repeats)
+    row.update({f"{name}_cpu_ms": ms for name, ms in _stage_cpu_ms(pipeline, frame, repeats).items()})
     clock = iter(range(10**9))
     row["tracker_ms"] = _median_ms(lambda: tracker.update(faces, next(clock) * 0.1), max(repeats, 100))
     return {k: round(v, 3) for k, v in row.items()}
+
+
+def _stage_cpu_ms(pipeline: FacePipeline, frame: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median thread CPU milliseconds of each pipeline stage (StageTimer) over ``repeats`` runs."""
+    pipeline.process(frame)  # warm-up
+    spent: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        timer = StageTimer()
+        pipeline.process(frame, timer)
+        for name, stage in timer.stages.items():
+            spent.setdefault(name, []).append(stage.cpu_s)
+    return {name: 1000.0 * float(np.median(values)) for name, values in spent.items()}
 
 
 def _config(args: argparse.Namespace) -> PipelineConfig:

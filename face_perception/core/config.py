@@ -30,7 +30,7 @@ HEAD_NAMES: tuple[str, ...] = ("emotion", "gender", "age", "eyeglasses")
 class DetectorConfig:
     """Face detector settings."""
 
-    model: str = "retinaface_mnet025"
+    model: str = "retinaface_mnet025_int8"
     score_threshold: float = 0.7
     nms_iou_threshold: float = 0.4
     max_input_side_px: int = 640
@@ -100,10 +100,10 @@ class IdentityConfig:
 
 def _default_heads() -> dict[str, HeadConfig]:
     return {
-        "emotion": HeadConfig(enabled=True, model="emotion_chipnet_flip"),
-        "gender": GenderConfig(enabled=True, model="gender_dlib_v1"),
-        "age": HeadConfig(enabled=True, model="age_dlib_v1"),
-        "eyeglasses": HeadConfig(enabled=True, model="eyewear_chipnet"),
+        "emotion": HeadConfig(enabled=True, model="emotion_chipnet_int8_flip"),
+        "gender": GenderConfig(enabled=True, model="gender_dlib_v1_int8"),
+        "age": HeadConfig(enabled=True, model="age_dlib_v1_int8"),
+        "eyeglasses": HeadConfig(enabled=True, model="eyewear_chipnet_int8_floatstem"),
     }
 
 

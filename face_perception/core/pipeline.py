@@ -24,6 +24,12 @@ CROP_MIN_SIDE_PX = 160
 # Heads that run on every frame also when the detector only looks near known faces; the
 # others are carried over from the face's last whole-frame pass (they change slowly).
 EVERY_FRAME_HEADS = frozenset({"emotion"})
+# With detector.full_frame_every > 1, a new view (unrelated images in a row, a cut, a fast turn of
+# the camera) is searched whole at once: when the mean absolute difference of CUT_THUMB_PX gray
+# thumbnails of this frame and the previous one exceeds CUT_MEAN_DIFF gray levels. On the blended
+# stream (bench --hold) a 2 px pan gives at most 3.5, a cut between photos at least 44.
+CUT_THUMB_PX = (32, 24)
+CUT_MEAN_DIFF = 20.0
 
 
 class FacePipeline:
@@ -48,6 +54,7 @@ class FacePipeline:
         # and how many frames ago the whole frame was searched.
         self._previous: list[FaceResult] = []
         self._frames_since_full = 0
+        self._thumbnail: np.ndarray | None = None
 
     def process(self, image: np.ndarray, timer: StageTimer | None = None) -> FrameResult:
         """Detect and classify every face of one image (gray, BGR or BGRA uint8).
@@ -64,7 +71,9 @@ class FacePipeline:
             return lambda size, padding: align_faces(image_bgr, [d.landmarks for d in found], size, padding)
 
         every = self.config.detector.full_frame_every
-        if every > 1 and self._previous and self._frames_since_full < every - 1:
+        between = every > 1 and bool(self._previous) and self._frames_since_full < every - 1
+        new_view = between and self._new_view(image_bgr, timer)  # keeps this frame's thumbnail
+        if between and not new_view:
             # Between whole-frame searches: look again near each known face only.
             again = self.detector.detect_near(image_bgr, [f.detection.box for f in self._previous], timer)
             kept = [(face, d) for face, d in zip(self._previous, again, strict=True) if d is not None]
@@ -77,6 +86,9 @@ class FacePipeline:
             self._frames_since_full = 0
         if every > 1:
             self._previous = faces
+            if not between:  # searched whole on schedule: the view to compare the next frame with
+                with maybe_stage(timer, "detector_cut"):
+                    self._thumbnail = _thumbnail(image_bgr)
         height, width = image_bgr.shape[:2]
         return FrameResult(faces, width, height, time.perf_counter() - start)
 
@@ -99,6 +111,16 @@ class FacePipeline:
         """Forget the faces of earlier frames (a new sequence starts); the next frame is searched whole."""
         self._previous = []
         self._frames_since_full = 0
+        self._thumbnail = None
+
+    def _new_view(self, image_bgr: np.ndarray, timer: StageTimer | None) -> bool:
+        """Whether this frame differs from the previous one as a new view does (see CUT_MEAN_DIFF)."""
+        with maybe_stage(timer, "detector_cut"):
+            thumbnail = _thumbnail(image_bgr)
+            previous, self._thumbnail = self._thumbnail, thumbnail
+            if previous is None or previous.shape != thumbnail.shape:
+                return True
+            return float(np.abs(thumbnail - previous).mean()) > CUT_MEAN_DIFF
 
     def process_crops(self, crops: list[np.ndarray]) -> list[FaceResult]:
         """Classify images that are each one face crop already (FER2013, UTKFace style).
@@ -199,3 +221,9 @@ class FacePipeline:
         for head in self.heads.values():
             faces = head.complete(faces)
         return faces
+
+
+def _thumbnail(image_bgr: np.ndarray) -> np.ndarray:
+    """A CUT_THUMB_PX gray thumbnail (int16, ready to subtract) for telling a new view from the last."""
+    small = cv2.resize(image_bgr, CUT_THUMB_PX, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.int16)

@@ -36,6 +36,7 @@ from face_perception.evaluation.blended import FRAME_SIZE, _cover, build_blended
 
 LOG = logging.getLogger("face_perception.quantize")
 MIN_OPSET = 13
+CALIBRATION_DETECTOR = "retinaface_mnet025"
 METHODS = {
     "minmax": lambda m: m.MinMax,
     "minmax_average": lambda m: m.MinMax,  # with CalibMovingAverage: ranges averaged over batches
@@ -44,9 +45,15 @@ METHODS = {
 }
 
 
+def _calibration_pipeline() -> FacePipeline:
+    """The detector alone, float: its landmarks cut the heads' calibration chips (as for every shipped int8 model)."""
+    params = {"detector.model": CALIBRATION_DETECTOR, **{f"{h}.enabled": False for h in PipelineConfig().heads}}
+    return FacePipeline(PipelineConfig.from_parameters(params))
+
+
 def detector_calibration(data: Path, work: Path, frames: int, seed: int) -> Iterator[np.ndarray]:
     """Detector input tensors: blended frames of UTKFace train faces, then plain COCO photos, at 640x480."""
-    pipeline = FacePipeline(PipelineConfig.from_parameters({f"{h}.enabled": False for h in PipelineConfig().heads}))
+    pipeline = _calibration_pipeline()
     blended = build_blended(data, work / "blended_train", frames=frames, split="train", seed=seed)
     paths = [frame.path for frame in blended]
     paths += sorted((data / "coco_mini" / "images_train2017").glob("*.jpg"))[: frames // 2]
@@ -58,7 +65,7 @@ def detector_calibration(data: Path, work: Path, frames: int, seed: int) -> Iter
 def head_calibration(data: Path, store: ModelStore, model_id: str, count: int, seed: int) -> Iterator[np.ndarray]:
     """A head's input tensors (batches of 16) from aligned chips of UTKFace train faces."""
     spec = store.entry(model_id).input_spec
-    pipeline = FacePipeline(PipelineConfig.from_parameters({f"{h}.enabled": False for h in PipelineConfig().heads}))
+    pipeline = _calibration_pipeline()
     paths = sorted((data / "utkface" / "train").glob("*.jpg"))
     rng = np.random.default_rng(seed)
     chosen = [paths[i] for i in rng.choice(len(paths), size=min(count, len(paths)), replace=False)]

@@ -113,8 +113,8 @@ _PIPELINE_DESCRIPTIONS: dict[str, str] = {
     "detector.max_input_side_px": "Images are downscaled so the longer side is at most this before detection.",
     "detector.min_face_size_px": "Faces smaller than this (shorter box side, original pixels) are ignored.",
     "detector.max_faces": "At most this many faces per image, the most confident first.",
-    "detector.full_frame_every": "Search the whole frame every Nth frame; in between only near the faces known "
-    "(emotion per frame, other heads carried over). 1: every frame.",
+    "detector.full_frame_every": "Search the whole frame every Nth frame and at a new view; in between only near "
+    "the faces known (emotion per frame, other heads carried over). 1: every frame.",
     "emotion.enabled": "Run the emotion head.",
     "emotion.model": "Emotion model id (models/manifest.json).",
     "gender.enabled": "Run the gender head.",

@@ -221,7 +221,7 @@ def test_a_bad_frame_is_counted_and_survived_and_deactivate_unsubscribes(harness
 def test_a_tampered_model_is_refused_at_configure(harnesses, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(ROOT / "models", models)
-    target = models / "retinaface_mnet025.onnx"
+    target = models / "retinaface_mnet025_int8.onnx"
     data = bytearray(target.read_bytes())
     data[-10] ^= 0xFF
     target.write_bytes(bytes(data))

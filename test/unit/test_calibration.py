@@ -60,8 +60,9 @@ def test_eyewear_head_reads_its_temperature_from_the_manifest(tmp_path):
     crops = [read_image(p) for p in utkface_files("dev", 6)]
     heads = {"emotion.enabled": False, "gender.enabled": False, "age.enabled": False}
     results = {}
+    model = PipelineConfig().heads["eyeglasses"].model
     for temperature in (1.0, 0.25):
-        manifest["models"]["eyewear_chipnet"]["calibration"] = {"temperature": temperature}
+        manifest["models"][model]["calibration"] = {"temperature": temperature}
         (models / "manifest.json").write_text(json.dumps(manifest))
         pipeline = FacePipeline(PipelineConfig.from_parameters({**heads, "models_dir": str(models)}))
         results[temperature] = np.array([f.eyewear.probability for f in pipeline.process_crops(crops)])

@@ -83,6 +83,6 @@ def test_a_misspelt_config_name_is_named_and_the_shipped_files_are_clean(tmp_pat
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == [f"{config}: ignored (not parameters of the nodes): detector.scor_threshold"]
     caplog.clear()
-    for shipped in ("face_perception.yaml", "face_perception_fast.yaml", "scene.yaml"):
+    for shipped in ("face_perception.yaml", "face_perception_fast.yaml", "face_perception_float.yaml", "scene.yaml"):
         _run(["analyze", "--json", "--config", str(ROOT / "config" / shipped), str(SAMPLES / "rocket.jpg")])
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []

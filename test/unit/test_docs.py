@@ -120,8 +120,16 @@ def test_every_command_and_flag_mentioned_exists(document: Path):
         if command not in subparsers:
             unknown.append(f"face-perception {command} (no such command)")
             continue
-        known = _options(subparsers[command]) | _options(parser)
-        for word in words[1:]:
+        command_parser = subparsers[command]
+        rest = words[1:]
+        nested = [a for a in command_parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested and rest and rest[0] in nested[0].choices:  # a sub-command (identity enroll)
+            command_parser, command, rest = nested[0].choices[rest[0]], f"{command} {rest[0]}", rest[1:]
+        elif nested and rest and not rest[0].startswith("-") and not rest[0].isupper():
+            unknown.append(f"face-perception {command} {rest[0]} (no such command)")
+            continue
+        known = _options(command_parser) | _options(parser)
+        for word in rest:
             flag = re.sub(r"^[\[(]+", "", word).split("=")[0].rstrip("]),.;:")
             if flag.startswith("--") and flag not in known:
                 unknown.append(f"face-perception {command} {flag}")

@@ -30,21 +30,21 @@ def test_committed_models_verify():
 
 
 def test_tampered_model_is_refused_with_path_and_expected_hash(models_copy):
-    path = models_copy / "gender_dlib_v1.onnx"
+    path = models_copy / "gender_dlib_v1_int8.onnx"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
     store = ModelStore(models_copy)
-    expected = store.entry("gender_dlib_v1").sha256
+    expected = store.entry("gender_dlib_v1_int8").sha256
     with pytest.raises(ModelIntegrityError, match=expected) as info:
         FacePipeline(PipelineConfig(models_dir=str(models_copy)))
     assert str(path) in str(info.value)
 
 
 def test_missing_model_is_refused_with_path_and_expected_hash(models_copy):
-    (models_copy / "age_dlib_v1.onnx").unlink()
-    expected = ModelStore(models_copy).entry("age_dlib_v1").sha256
-    with pytest.raises(ModelError, match=f"age_dlib_v1.onnx.*{expected}"):
+    (models_copy / "age_dlib_v1_int8.onnx").unlink()
+    expected = ModelStore(models_copy).entry("age_dlib_v1_int8").sha256
+    with pytest.raises(ModelError, match=f"age_dlib_v1_int8.onnx.*{expected}"):
         FacePipeline(PipelineConfig(models_dir=str(models_copy)))
 
 
