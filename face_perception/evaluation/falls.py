@@ -248,14 +248,20 @@ def _tally_photos(analyzer: SceneAnalyzer, chosen: list, turns: dict) -> tuple[_
     return tally, per_kind
 
 
-def eval_falls_photos(data: Path, out: Path, config: PipelineConfig, split: str = "test") -> tuple[dict, list[str]]:
+def eval_falls_photos(
+    data: Path, out: Path, config: PipelineConfig, split: str = "test", limit: int | None = None
+) -> tuple[dict, list[str]]:
     """People found, posture, and single-photo anomalies on the falls photos of ``split``, turned upright;
-    the default people finder, and the keypoint rules of before for comparison."""
+    the default people finder, and the keypoint rules of before for comparison. ``limit``: only that
+    many photos, spread over the split (quick checks; their orientation then comes from them alone)."""
     store = ModelStore(config.models_dir or None, num_threads=1)
     finder = PeopleFinder.from_store(PeopleConfig(), store)
     photos = falls_photos(data)
-    turns = upright_turns(photos, finder.detector, read_image, out / "upright_turns.json")
     chosen = [p for p in photos if p.split == split]
+    if limit:  # spread over the kinds, which the file names group
+        chosen = chosen[:: max(1, len(chosen) // limit)][:limit]
+    cache = out / "upright_turns.json"
+    turns = upright_turns(chosen if limit else photos, finder.detector, read_image, None if limit else cache)
     tally, per_kind = _tally_photos(SceneAnalyzer(SceneConfig().validate(), finder), chosen, turns)
     before_finder = PeopleFinder.from_store(PeopleConfig(**BEFORE), store)
     before, _ = _tally_photos(SceneAnalyzer(SceneConfig().validate(), before_finder), chosen, turns)

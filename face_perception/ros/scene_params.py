@@ -127,10 +127,10 @@ _SCENE_DESCRIPTIONS: dict[str, str] = {
         "score_threshold, posture by keypoint rules."
     ),
     "people.candidate_score_threshold": "Person boxes at or above this score are candidates for the posture model.",
-    "people.max_candidates": "At most this many candidates (the most confident) get a pose and the posture model.",
+    "people.max_candidates": "Candidates given a pose and the posture model (more when the detector is sure of more).",
     "people.person_threshold": "A candidate at least this probably one whole person (posture model) is a person.",
     "people.min_posture_score": "A person whose most probable posture is less probable than this is 'unknown'.",
-    "people.score_threshold": "Without a posture model: person boxes at or above this confidence are people.",
+    "people.score_threshold": "Person boxes at or above this score are people (weaker: if the posture model says so).",
     "people.object_score_threshold": "Other COCO objects at or above this confidence are context objects.",
     "people.nms_iou_threshold": "Overlap above which the weaker of two detections is dropped.",
     "people.max_people": "At most this many people per image, the most confident first.",

@@ -207,13 +207,30 @@ def test_falls_evaluation_on_turned_coco_photos(tmp_path):
     from helpers import SHARED_DATA, shared
 
     from face_perception.core.config import PipelineConfig
-    from face_perception.evaluation.falls import eval_falls
+    from face_perception.evaluation.falls import eval_fall_sequences
 
     shared("coco_mini")
-    metrics = eval_falls(SHARED_DATA, tmp_path, PipelineConfig(), None).metrics
+    metrics = eval_fall_sequences(SHARED_DATA, tmp_path, PipelineConfig(), None).metrics
     assert metrics["fall_sequences"] == metrics["no_fall_sequences"] >= 5
     assert metrics["false_alarm_sequences"] == 0
     assert metrics["falls_found"] >= 1 and metrics["cleared_after_getting_up"] == metrics["falls_found"]
+
+
+def test_falls_photos_evaluation_counts_people_postures_and_alerts(tmp_path):
+    from helpers import SHARED_DATA, shared
+
+    from face_perception.core.config import PipelineConfig
+    from face_perception.evaluation.falls import eval_falls_photos
+
+    shared("falls")
+    metrics, lines = eval_falls_photos(SHARED_DATA, tmp_path, PipelineConfig(), limit=12)
+    overall = metrics["all"]
+    confusion = metrics["confusion"]
+    assert overall["people"] == sum(sum(row.values()) for row in confusion.values()) >= 12
+    assert overall["photos_with_a_fall"] + overall["calm_photos"] == 12
+    assert overall["people_found"] >= 0.5  # most people of real photos are found
+    assert confusion["sit"]["lying on the floor"] + confusion["stand"]["lying on the floor"] <= 1
+    assert "before" in metrics and any("Confusion" in line for line in lines)
 
 
 def _knife_at_wrist(scene, label: str = "knife", offset: float = 0.0) -> ObjectDetection:

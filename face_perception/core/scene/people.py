@@ -48,6 +48,7 @@ PERSON_LABEL = "person"
 # least SAME_BODY_MIN_KEYPOINTS confident keypoints, are one body: the weaker box is dropped.
 SAME_BODY_DISTANCE = 0.1
 SAME_BODY_MIN_KEYPOINTS = 5
+UPRIGHT_VETO_SCORE = 0.3  # keypoint rules this sure of an upright body outvote the model's "lying"
 ROTATED_DETECTION_MODES: tuple[str, ...] = ("off", "hint", "alternate", "always")
 
 
@@ -58,11 +59,11 @@ class PeopleConfig:
     object_model: str = "nanodet_m"
     pose_model: str = "movenet_lightning"
     posture_model: str = "posture_mlp"  # "" : person boxes by score_threshold, posture by keypoint rules
-    candidate_score_threshold: float = 0.12  # person boxes at or above this are candidates for the posture model
-    max_candidates: int = 5  # most confident candidates that get a pose and the posture model
+    candidate_score_threshold: float = 0.2  # person boxes at or above this are candidates for the posture model
+    max_candidates: int = 5  # candidates that get a pose and the posture model (more if the detector is sure of more)
     person_threshold: float = 0.5  # candidates at least this probably one whole person are people
     min_posture_score: float = 0.4  # a person whose most probable posture is less probable than this: "unknown"
-    score_threshold: float = 0.35  # without a posture model: person boxes at or above this are people
+    score_threshold: float = 0.35  # person boxes at or above this are people (with a model: whatever it says)
     object_score_threshold: float = 0.4  # other COCO objects at or above this are context objects
     nms_iou_threshold: float = 0.6
     max_people: int = 6
@@ -202,7 +203,7 @@ class PeopleFinder:
     def find(
         self, image_bgr: np.ndarray, timer: StageTimer | None = None
     ) -> tuple[list[PersonObservation], list[ObjectDetection]]:
-        """People (most probable first, at most ``max_people``) and non-person objects of a uint8 BGR image.
+        """People (the detector's surest first, at most ``max_people``) and non-person objects of a uint8 BGR image.
 
         ``timer`` (benchmarks) receives the stages ``people_detector``, ``pose`` and ``posture``.
         """
@@ -213,7 +214,7 @@ class PeopleFinder:
                 observed = self._by_model(candidates)
             else:
                 observed = [self._by_rules(c) for c in candidates]
-        observed = sorted(observed, key=lambda p: -p.score)[: self.config.max_people]
+        observed = observed[: self.config.max_people]  # the detector's order: its surest box of a body first
         return self._drop_same_body(observed), objects[: self.config.max_objects]
 
     def candidates(
@@ -225,8 +226,9 @@ class PeopleFinder:
     ) -> tuple[list[PersonCandidate], list[ObjectDetection]]:
         """Person candidates with their poses (most confident first), and the context objects.
 
-        By default, person boxes from ``candidate_score_threshold`` (at most ``max_candidates``) with
-        a posture model, from ``score_threshold`` (at most ``max_people``) without one.
+        By default, person boxes from ``candidate_score_threshold`` with a posture model, from
+        ``score_threshold`` without one. Every box at ``score_threshold`` or more is a candidate (at
+        most ``max_people``); weaker ones fill up to ``limit`` candidates (``max_candidates``).
         """
         if not isinstance(image_bgr, np.ndarray) or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
             raise ImageError(f"expected a BGR image [H, W, 3], got {getattr(image_bgr, 'shape', type(image_bgr))}")
@@ -247,7 +249,9 @@ class PeopleFinder:
             turns = self._detection_turns(any(self._is_wide(p.box) for p in strong))
             if turns:
                 people = self._merge(people + self._rotated_people(image_bgr, turns, person_threshold))
-        people = people[:limit]
+        sure = [p for p in people if p.score >= config.score_threshold][: config.max_people]
+        weak = [p for p in people if p.score < config.score_threshold][: max(limit - len(sure), 0)]
+        people = sure + weak  # most confident first: the detector's order
         boxes = np.array([p.box.as_list() for p in people], dtype=np.float64).reshape(-1, 4)
         scores = np.array([p.score for p in people], dtype=np.float64)
         height, width = image_bgr.shape[:2]
@@ -268,25 +272,41 @@ class PeopleFinder:
         )
 
     def _by_model(self, candidates: list[PersonCandidate]) -> list[PersonObservation]:
+        """People among the candidates, and their posture.
+
+        A box the detector itself is sure of (``score_threshold``) is a person, as without a
+        model; a weaker one is a person when the model says so (``person_threshold``). The posture
+        is the model's where the model takes the box for a person, else the keypoint rules'; and a
+        lying verdict of the model gives way to the rules when those see a confident upright body
+        (clear shoulders, hips and knees in an upright line).
+        """
         if not candidates:
             return []
         assert self.posture is not None
+        config = self.config
         probabilities = self.posture.predict(np.stack([c.features for c in candidates]))
         people = []
         for candidate, p in zip(candidates, probabilities, strict=True):
             person = 1.0 - float(p[0])
-            if person < self.config.person_threshold:
+            if person < config.person_threshold:
+                if candidate.detection.score >= config.score_threshold:
+                    people.append(self._by_rules(candidate))
                 continue
-            conditional = p[1:] / max(person, 1e-6)  # posture given that it is a person
+            conditional = p[1:] / max(float(p[1:].sum()), 1e-6)  # posture given that it is a person
             best = int(np.argmax(conditional))
-            label = POSTURE_CLASSES[1 + best] if conditional[best] >= self.config.min_posture_score else "unknown"
+            label = POSTURE_CLASSES[1 + best] if conditional[best] >= config.min_posture_score else "unknown"
+            score = float(conditional[best]) if label != "unknown" else 0.0
+            if label == "lying":
+                rules = classify_posture(candidate.keypoints, candidate.detection.box, self.thresholds)
+                if rules.label in ("standing", "sitting") and rules.score >= UPRIGHT_VETO_SCORE:
+                    label, score = rules.label, rules.score
             people.append(
                 PersonObservation(
                     box=candidate.detection.box,
-                    score=person,
+                    score=max(person, candidate.detection.score),
                     keypoints=candidate.keypoints,
                     posture=label,
-                    posture_score=float(conditional[best]) if label != "unknown" else 0.0,
+                    posture_score=score,
                 )
             )
         return people
