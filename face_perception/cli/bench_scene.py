@@ -23,7 +23,7 @@ from face_perception.core.scene.people import PeopleConfig, rotate_image
 from face_perception.core.timing import StageTimer
 
 FRAME_SIZE = (640, 480)
-FALLS_PHOTOS = 60  # held-out falls photos timed (the first ones by name)
+FALLS_PHOTOS = 60  # held-out falls photos timed, spread over the three kinds
 
 
 def frame_with_people(sample: Path, count: int, lying: int = 0) -> np.ndarray:
@@ -51,15 +51,14 @@ def fitted(image: np.ndarray) -> np.ndarray:
 
 
 def falls_frames(data: Path, analyzer: SceneAnalyzer) -> list[np.ndarray]:
-    """The first FALLS_PHOTOS held-out falls photos, upright, as 640x480 frames ([] without the data)."""
+    """FALLS_PHOTOS held-out falls photos, upright, as 640x480 frames ([] without the data)."""
     from face_perception.evaluation.falls_photos import falls_photos, upright_turns
 
     if not (data / "falls" / "images").is_dir():
         return []
-    photos = falls_photos(data)
-    chosen = [p for p in photos if p.split == "test"][:FALLS_PHOTOS]
-    detector = analyzer.people.detector
-    turns = upright_turns(photos, detector, read_image, Path("reports") / "falls" / "upright_turns.json")
+    chosen = [p for p in falls_photos(data) if p.split == "test"]
+    chosen = chosen[:: max(1, len(chosen) // FALLS_PHOTOS)][:FALLS_PHOTOS]  # spread over the kinds
+    turns = upright_turns(chosen, analyzer.people.detector, read_image)
     return [fitted(rotate_image(read_image(p.path), turns[p.path])) for p in chosen]
 
 

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 PERSON_UNKNOWN_POSTURE = -1  # a person whose posture is not labeled: the loss only asks "not none"
 FALLS_TO_POSTURE = {"fall": "lying", "sit": "sitting", "stand": "standing"}
 MATCH_IOU = 0.5
+TRAIN_CANDIDATE_SCORE = 0.12
 VAL_SHARE_PERCENT = 15
 
 
@@ -133,7 +134,8 @@ def build_dataset(data: Path, out: Path, store: ModelStore) -> dict[str, np.ndar
     if cache.is_file():
         return dict(np.load(cache))
     started = time.monotonic()
-    config = PeopleConfig(posture_model="", rotated_detection="off")
+    # candidates from a lower score than the node's, for more "none" samples near the border
+    config = PeopleConfig(posture_model="", rotated_detection="off", candidate_score_threshold=TRAIN_CANDIDATE_SCORE)
     finder = PeopleFinder.from_store(config, store)
     photos = falls_photos(data)
     turns = upright_turns(photos, finder.detector, read_image, out / "upright_turns.json")
