@@ -13,7 +13,7 @@ Turned photos are a stand-in: real people on a floor look different from upright
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -21,13 +21,14 @@ import numpy as np
 
 from face_perception.core.config import PipelineConfig
 from face_perception.core.images import read_image
+from face_perception.core.nms import box_iou
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.analyzer import ExternalFaces, SceneAnalyzer
 from face_perception.core.scene.config import SceneConfig
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder, rotate_image
 from face_perception.core.scene.types import ObjectDetection, Person, PersonObservation
 from face_perception.core.timing import StageTimer
-from face_perception.evaluation.falls_photos import box_iou, falls_photos, turn_box, upright_turns
+from face_perception.evaluation.falls_photos import falls_photos, turn_box, upright_turns
 from face_perception.evaluation.scene import MATCH_IOU, coco_people, truth_posture
 from face_perception.evaluation.tasks import Report
 
@@ -193,13 +194,15 @@ ANOMALY_TYPES = frozenset({"fall", "lying_on_floor", "distress", "motionless"})
 
 @dataclass
 class _PhotoTally:
-    confusion: dict[str, dict[str, int]]
+    confusion: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {label: dict.fromkeys(CALLED, 0) for label in TRUTH_LABELS}
+    )
     fall_photos: int = 0
     fall_photos_alerted: int = 0
     calm_photos: int = 0
     calm_photos_alerted: int = 0
     false_people: int = 0
-    cpu_seconds: list[float] | None = None
+    cpu_seconds: list[float] = field(default_factory=list)
 
 
 def _called(person: Person, on_floor: set[int]) -> str:
@@ -213,7 +216,7 @@ BEFORE = {"posture_model": "", "rotated_detection": "hint"}  # the keypoint rule
 
 
 def _tally_photos(analyzer: SceneAnalyzer, chosen: list, turns: dict) -> tuple[_PhotoTally, dict[str, _PhotoTally]]:
-    tally = _PhotoTally({t: dict.fromkeys(CALLED, 0) for t in TRUTH_LABELS}, cpu_seconds=[])
+    tally = _PhotoTally()
     per_kind: dict[str, _PhotoTally] = {}
     for photo in chosen:
         image = rotate_image(read_image(photo.path), turns[photo.path])
@@ -222,12 +225,12 @@ def _tally_photos(analyzer: SceneAnalyzer, chosen: list, turns: dict) -> tuple[_
         began = time.thread_time()
         result = analyzer.analyze(image)
         tally.cpu_seconds.append(time.thread_time() - began)
-        kind = per_kind.setdefault(photo.kind, _PhotoTally({t: dict.fromkeys(CALLED, 0) for t in TRUTH_LABELS}))
+        kind = per_kind.setdefault(photo.kind, _PhotoTally())
         on_floor = {i for a in result.alerts if a.type == "lying_on_floor" for i in a.people}
         boxes = np.array([p.observation.box.as_list() for p in result.people]).reshape(-1, 4)
         used: set[int] = set()
         for box, label in sorted(truth, key=lambda t: -t[0].width * t[0].height):
-            overlap = box_iou(box, boxes)
+            overlap = box_iou(np.array(box.as_list()), boxes)
             order = [i for i in np.argsort(-overlap) if i not in used and overlap[i] >= MATCH_IOU]
             called = "not found"
             if order:

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from face_perception.core.errors import DataError
+from face_perception.core.nms import box_iou
 from face_perception.core.scene.people import rotate_image, unrotate_box
 from face_perception.core.types import Box
 
@@ -119,19 +120,6 @@ def turn_box(box: Box, quarter_turns: int, turned_height: int, turned_width: int
     return unrotate_box(box, (4 - quarter_turns) % 4, turned_height, turned_width)
 
 
-def box_iou(a: Box, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one box with boxes [N, 4] (x1, y1, x2, y2)."""
-    if len(boxes) == 0:
-        return np.zeros(0)
-    x1 = np.maximum(a.x_min, boxes[:, 0])
-    y1 = np.maximum(a.y_min, boxes[:, 1])
-    x2 = np.minimum(a.x_max, boxes[:, 2])
-    y2 = np.minimum(a.y_max, boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = a.width * a.height + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
-    return inter / np.maximum(union, 1e-9)
-
-
 # Objects whose detector score says which way is up: furniture and things that stand on the floor.
 _UPRIGHT_CUES = frozenset(
     {
@@ -167,7 +155,7 @@ def _upright_score(detections: list, people: tuple[LabeledPerson, ...], to_origi
         if person.label == "fall" or not person_boxes:
             continue
         boxes = np.array([b.as_list() for _, b in person_boxes])
-        overlap = box_iou(person.box, boxes)
+        overlap = box_iou(np.array(person.box.as_list()), boxes)
         score += 2.0 * max((s for (s, _), o in zip(person_boxes, overlap, strict=True) if o >= 0.3), default=0.0)
     return score
 

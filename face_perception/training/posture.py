@@ -28,11 +28,12 @@ from torch import nn
 
 from face_perception.core.images import read_image
 from face_perception.core.models.posture import NUM_FEATURES, POSTURE_CLASSES, mirror_features
+from face_perception.core.nms import box_iou
 from face_perception.core.runtime import ModelStore
 from face_perception.core.scene.people import PeopleConfig, PeopleFinder, rotate_image
 from face_perception.core.types import Box
 from face_perception.evaluation.coco_split import coco_halves
-from face_perception.evaluation.falls_photos import FallsPhoto, box_iou, falls_photos, turn_box, upright_turns
+from face_perception.evaluation.falls_photos import FallsPhoto, falls_photos, turn_box, upright_turns
 
 log = logging.getLogger(__name__)
 PERSON_UNKNOWN_POSTURE = -1  # a person whose posture is not labeled: the loss only asks "not none"
@@ -74,13 +75,13 @@ def labeled_samples(
     boxes = np.array([c.detection.box.as_list() for c in candidates])
     labels = np.zeros(len(candidates), np.int64)  # none
     for box, label in truth:
-        overlap = box_iou(box, boxes)
+        overlap = box_iou(np.array(box.as_list()), boxes)
         best = int(np.argmax(overlap))
         if overlap[best] >= MATCH_IOU:
             labels[best] = label
     keep = np.ones(len(candidates), bool)
     for box in ignore:
-        keep &= ~((box_iou(box, boxes) >= 0.3) & (labels == 0))
+        keep &= ~((box_iou(np.array(box.as_list()), boxes) >= 0.3) & (labels == 0))
     features = np.stack([c.features for c in candidates])
     return features[keep], labels[keep]
 
