@@ -82,3 +82,27 @@ def test_boxes_the_detector_is_sure_of_stay_people_when_the_model_says_none(part
 def test_an_unsure_posture_is_unknown(parts, photo):
     people, _ = _finder(parts, [0.1, 0.3, 0.3, 0.3]).find(photo)
     assert people and all(p.posture == "unknown" and p.posture_score == 0.0 for p in people)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("candidate_score_threshold", 1.5),
+        ("person_threshold", -0.1),
+        ("min_posture_score", 2.0),
+        ("max_candidates", 0),
+    ],
+)
+def test_posture_model_parameters_out_of_range_are_named(name, value):
+    from face_perception.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"people.{name}"):
+        PeopleConfig(**{name: value}).validate()
+
+
+def test_a_posture_model_named_but_not_given_is_refused(parts):
+    from face_perception.core.errors import ConfigError
+
+    detector, pose = parts
+    with pytest.raises(ConfigError, match="people.posture_model"):
+        PeopleFinder(PeopleConfig(), detector, pose, None)
