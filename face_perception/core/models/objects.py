@@ -1,7 +1,13 @@
-"""NanoDet-m object detector (COCO 80 classes): boxes, labels and scores in image pixels."""
+"""NanoDet-m object detector (COCO 80 classes): boxes, labels and scores in image pixels.
+
+Besides its boxes, the detector hands out what its heads see (``RegionFeatures``): the feature maps
+its classification heads read at strides 16 and 32, pooled over any box. The posture classifier
+uses them to tell a whole person from a part of one or a thing, at no extra network cost.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
@@ -14,7 +20,12 @@ from face_perception.core.runtime import ModelEntry, ModelStore, check_session_i
 from face_perception.core.scene.types import ObjectDetection
 from face_perception.core.types import Box
 
-_OUTPUTS = ("cls_8", "cls_16", "cls_32", "reg_8", "reg_16", "reg_32")
+_BOX_OUTPUTS = ("cls_8", "cls_16", "cls_32", "reg_8", "reg_16", "reg_32")
+_FEATURE_OUTPUTS = ("feat_16", "feat_32")  # the head towers' last features, before the class and box layers
+_OUTPUTS = _BOX_OUTPUTS + _FEATURE_OUTPUTS
+FEATURE_STRIDES = (16, 32)
+FEATURE_CHANNELS = 128
+NUM_REGION_FEATURES = 2 * FEATURE_CHANNELS * len(FEATURE_STRIDES)  # mean and max per channel and stride
 _CLASS_OFFSET_PX = 100_000.0  # separates classes for one class-aware NMS call
 
 
@@ -39,6 +50,36 @@ def decode_distances(reg: np.ndarray, bins: int) -> np.ndarray:
     weights = np.exp(logits - logits.max(axis=2, keepdims=True))
     weights /= weights.sum(axis=2, keepdims=True)
     return weights @ np.arange(bins, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class RegionFeatures:
+    """The detector's feature maps of one image, to pool over boxes of that image."""
+
+    maps: tuple[np.ndarray, ...]  # one [C, H, W] per FEATURE_STRIDES
+    scale: float  # image pixels to input pixels
+
+    def pool(self, boxes: np.ndarray) -> np.ndarray:
+        """float32 [N, NUM_REGION_FEATURES] for boxes [N, 4] (x_min, y_min, x_max, y_max, image pixels).
+
+        Per stride, the mean and then the max of every channel over the cells the box covers (at
+        least one cell; boxes past the border are clipped to it).
+        """
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        pooled = np.zeros((len(boxes), NUM_REGION_FEATURES), dtype=np.float32)
+        for row, box in enumerate(boxes):
+            parts = []
+            for stride, fmap in zip(FEATURE_STRIDES, self.maps, strict=True):
+                rows, cols = fmap.shape[1:]
+                cells = box * self.scale / stride
+                x0 = int(np.clip(np.floor(cells[0]), 0, cols - 1))
+                y0 = int(np.clip(np.floor(cells[1]), 0, rows - 1))
+                x1 = int(np.clip(np.ceil(cells[2]), x0 + 1, cols))
+                y1 = int(np.clip(np.ceil(cells[3]), y0 + 1, rows))
+                region = fmap[:, y0:y1, x0:x1]
+                parts += [region.mean(axis=(1, 2)), region.max(axis=(1, 2))]
+            pooled[row] = np.concatenate(parts)
+        return pooled
 
 
 class NanoDetDetector:
@@ -84,8 +125,24 @@ class NanoDetDetector:
         if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.size == 0:
             raise ModelError(f"expected a BGR image [H, W, 3], got shape {image_bgr.shape}")
         tensor, scale = self._preprocess(image_bgr)
-        outputs = self._session.run(list(_OUTPUTS), {self._input_name: tensor})
+        outputs = self._session.run(list(_BOX_OUTPUTS), {self._input_name: tensor})
         return self._postprocess(outputs, scale, score_threshold, nms_iou_threshold, max_detections)
+
+    def detect_with_features(
+        self,
+        image_bgr: np.ndarray,
+        score_threshold: float = 0.3,
+        nms_iou_threshold: float = 0.6,
+        max_detections: int = 100,
+    ) -> tuple[list[ObjectDetection], RegionFeatures]:
+        """``detect``, and the feature maps of the same network run, to pool over boxes of this image."""
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.size == 0:
+            raise ModelError(f"expected a BGR image [H, W, 3], got shape {image_bgr.shape}")
+        tensor, scale = self._preprocess(image_bgr)
+        outputs = self._session.run(list(_OUTPUTS), {self._input_name: tensor})
+        boxes, features = outputs[: len(_BOX_OUTPUTS)], outputs[len(_BOX_OUTPUTS) :]
+        found = self._postprocess(boxes, scale, score_threshold, nms_iou_threshold, max_detections)
+        return found, RegionFeatures(tuple(o[0] for o in features), scale)
 
     def _preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
         """The letterboxed input tensor, and the scale from image to input pixels."""

@@ -2,7 +2,8 @@
 
 A small network trained by this project (``face-perception train posture``) on the person
 candidates of the object detector: its input is one feature vector per candidate, made here from
-the pose model's 17 keypoints, the box and the detector's score (``posture_features``); its output
+the pose model's 17 keypoints, the box, the detector's score and what the detector's heads see in
+the box (``RegionFeatures``; ``posture_features``); its output
 the probabilities of ``none`` (not one whole person: a part of one, two people, a thing), then
 ``standing``, ``sitting`` and ``lying``, in the order of the manifest's labels. Lying on the floor
 or on a bed or couch is told apart afterwards, from the furniture under the person.
@@ -14,14 +15,15 @@ import numpy as np
 import onnxruntime as ort
 
 from face_perception.core.errors import ModelError
+from face_perception.core.models.objects import NUM_REGION_FEATURES
 from face_perception.core.runtime import ModelEntry, ModelStore, check_session_io
 from face_perception.core.scene.types import KEYPOINT_NAMES
 from face_perception.core.types import Box
 
 POSTURE_CLASSES: tuple[str, ...] = ("none", "standing", "sitting", "lying")
-_MIRROR = np.array([0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15])  # left <-> right keypoints
 NUM_CONTEXT = 6
-NUM_FEATURES = 17 * 3 + 5 + NUM_CONTEXT
+NUM_POSE_FEATURES = 17 * 3 + 5 + NUM_CONTEXT  # keypoints, box and score, context
+NUM_FEATURES = NUM_POSE_FEATURES + NUM_REGION_FEATURES
 
 
 def candidate_context(boxes: np.ndarray, scores: np.ndarray, index: int, height: int, width: int) -> np.ndarray:
@@ -57,13 +59,19 @@ def candidate_context(boxes: np.ndarray, scores: np.ndarray, index: int, height:
 
 
 def posture_features(
-    keypoints: np.ndarray, box: Box, detector_score: float, turned_pose: bool, context: np.ndarray
+    keypoints: np.ndarray,
+    box: Box,
+    detector_score: float,
+    turned_pose: bool,
+    context: np.ndarray,
+    region: np.ndarray,
 ) -> np.ndarray:
     """One candidate's feature vector (float32 [NUM_FEATURES]).
 
     Keypoints (x, y) relative to the box centre in units of the box's longer side, their scores,
     the box's log aspect (width / height), the detector's score and its log, the mean keypoint
-    score, whether the pose came from a crop turned by 90 degrees, and ``candidate_context``.
+    score, whether the pose came from a crop turned by 90 degrees, ``candidate_context``, and the
+    detector's features pooled over the box (``region``, ``RegionFeatures.pool``).
     """
     if keypoints.shape != (len(KEYPOINT_NAMES), 3):
         raise ValueError(f"keypoints must have shape (17, 3), got {keypoints.shape}")
@@ -80,15 +88,9 @@ def posture_features(
     ]
     if context.shape != (NUM_CONTEXT,):
         raise ValueError(f"context must have shape ({NUM_CONTEXT},), got {context.shape}")
-    return np.concatenate([relative.ravel(), keypoints[:, 2], extra, context]).astype(np.float32)
-
-
-def mirror_features(features: np.ndarray) -> np.ndarray:
-    """The features of the mirror image (x negated, left and right keypoints swapped), [N, F] -> [N, F]."""
-    xy = features[:, : 17 * 2].reshape(-1, 17, 2)[:, _MIRROR].copy()
-    xy[:, :, 0] *= -1.0
-    scores = features[:, 17 * 2 : 17 * 3][:, _MIRROR]
-    return np.concatenate([xy.reshape(len(features), -1), scores, features[:, 17 * 3 :]], axis=1)
+    if region.shape != (NUM_REGION_FEATURES,):
+        raise ValueError(f"region must have shape ({NUM_REGION_FEATURES},), got {region.shape}")
+    return np.concatenate([relative.ravel(), keypoints[:, 2], extra, context, region]).astype(np.float32)
 
 
 class PostureClassifier:

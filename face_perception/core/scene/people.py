@@ -3,8 +3,9 @@
 Person candidates are the detector's person boxes down to a low score
 (``candidate_score_threshold``): people lying on a floor, seen from above or partly hidden get
 low scores from a detector trained on upright people. Each candidate gets its pose, and the
-posture classifier (``posture_model``) decides from the pose, the box and the detector's score
-whether it is one whole person and whether that person stands, sits or lies. Without a posture
+posture classifier (``posture_model``) decides from the pose, the box, the detector's score and
+the detector's own features pooled over the box whether it is one whole person and whether that
+person stands, sits or lies (boxes of the turned passes below pool the upright image's features). Without a posture
 model, boxes at ``score_threshold`` are people and rules on the keypoints give the posture.
 
 Lying people are what detectors and pose models trained on upright people miss most. Two
@@ -59,7 +60,7 @@ class PeopleConfig:
     object_model: str = "nanodet_m"
     pose_model: str = "movenet_lightning"
     posture_model: str = "posture_mlp"  # "" : person boxes by score_threshold, posture by keypoint rules
-    candidate_score_threshold: float = 0.2  # person boxes at or above this are candidates for the posture model
+    candidate_score_threshold: float = 0.12  # person boxes at or above this are candidates for the posture model
     max_candidates: int = 5  # candidates that get a pose and the posture model (more if the detector is sure of more)
     person_threshold: float = 0.5  # candidates at least this probably one whole person are people
     min_posture_score: float = 0.4  # a person whose most probable posture is less probable than this: "unknown"
@@ -242,7 +243,7 @@ class PeopleFinder:
         timer = timer or StageTimer()
         low = min(person_threshold, config.object_score_threshold)
         with timer.stage("people_detector"):
-            detections = self.detector.detect(image_bgr, low, config.nms_iou_threshold)
+            detections, region_features = self.detector.detect_with_features(image_bgr, low, config.nms_iou_threshold)
             people = [d for d in detections if d.label == PERSON_LABEL and d.score >= person_threshold]
             objects = [d for d in detections if d.label != PERSON_LABEL and d.score >= config.object_score_threshold]
             strong = [p for p in people if p.score >= config.score_threshold]
@@ -255,9 +256,10 @@ class PeopleFinder:
         boxes = np.array([p.box.as_list() for p in people], dtype=np.float64).reshape(-1, 4)
         scores = np.array([p.score for p in people], dtype=np.float64)
         height, width = image_bgr.shape[:2]
+        regions = region_features.pool(boxes)
         with timer.stage("pose"):
             return [
-                self._candidate(image_bgr, p, candidate_context(boxes, scores, i, height, width))
+                self._candidate(image_bgr, p, candidate_context(boxes, scores, i, height, width), regions[i])
                 for i, p in enumerate(people)
             ], objects
 
@@ -355,7 +357,9 @@ class PeopleFinder:
                 kept.append(person)
         return kept
 
-    def _candidate(self, image_bgr: np.ndarray, person: ObjectDetection, context: np.ndarray) -> PersonCandidate:
+    def _candidate(
+        self, image_bgr: np.ndarray, person: ObjectDetection, context: np.ndarray, region: np.ndarray
+    ) -> PersonCandidate:
         config = self.config
         keypoints = self.pose.predict(image_bgr, [PoseCrop(person.box, 0, config.pose_padding)])
         best, turned = keypoints[0], False
@@ -365,5 +369,5 @@ class PeopleFinder:
             index = int(np.argmax(candidates[:, :, 2].mean(axis=1)))
             best, turned = candidates[index], index > 0
         best = best.astype(np.float32)
-        features = posture_features(best, person.box, person.score, turned, context)
+        features = posture_features(best, person.box, person.score, turned, context, region)
         return PersonCandidate(person, best, turned, features)
