@@ -16,7 +16,7 @@ from face_perception.core.models.objects import NanoDetDetector
 from face_perception.core.models.pose import MoveNetPose
 from face_perception.core.models.posture import NUM_FEATURES, POSTURE_CLASSES, PostureClassifier
 from face_perception.core.runtime import ModelEntry, ModelStore
-from face_perception.core.scene.people import PeopleConfig, PeopleFinder
+from face_perception.core.scene.people import PeopleConfig, PeopleFinder, rotate_image
 
 STANDING_MAN = "000000234748.jpg"  # COCO-mini: "A man talking on a phone standing behind a blue car."
 
@@ -84,12 +84,25 @@ def test_an_unsure_posture_is_unknown(parts, photo):
     assert people and all(p.posture == "unknown" and p.posture_score == 0.0 for p in people)
 
 
+def test_an_unsure_lying_verdict_is_unknown(parts, photo):
+    answer = [0.0, 0.35, 0.2, 0.45]  # lying, but only 0.45 probable
+    turned = rotate_image(photo, 1)  # the man on his side: the keypoint rules do not see him upright
+    strict, _ = _finder(parts, answer).find(turned)
+    loose, _ = _finder(parts, answer, min_lying_score=0.4).find(turned)
+    assert [p.box for p in strict] == [p.box for p in loose]
+    assert not [p for p in strict if p.posture == "lying"]
+    unsure = [p.box for p in strict if p.posture == "unknown"]
+    assert unsure and unsure == [p.box for p in loose if p.posture == "lying"]
+    assert [p for p in strict if p.posture != "unknown"] == [p for p in loose if p.posture != "lying"]  # vetoed
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         ("candidate_score_threshold", 1.5),
         ("person_threshold", -0.1),
         ("min_posture_score", 2.0),
+        ("min_lying_score", -0.1),
         ("max_candidates", 0),
     ],
 )

@@ -60,10 +60,11 @@ class PeopleConfig:
     object_model: str = "nanodet_m"
     pose_model: str = "movenet_lightning"
     posture_model: str = "posture_mlp"  # "" : person boxes by score_threshold, posture by keypoint rules
-    candidate_score_threshold: float = 0.12  # person boxes at or above this are candidates for the posture model
+    candidate_score_threshold: float = 0.2  # person boxes at or above this are candidates for the posture model
     max_candidates: int = 5  # candidates that get a pose and the posture model (more if the detector is sure of more)
     person_threshold: float = 0.5  # candidates at least this probably one whole person are people
     min_posture_score: float = 0.4  # a person whose most probable posture is less probable than this: "unknown"
+    min_lying_score: float = 0.5  # "lying" (the model's) needs at least this probability, else "unknown"
     score_threshold: float = 0.35  # person boxes at or above this are people (with a model: whatever it says)
     object_score_threshold: float = 0.4  # other COCO objects at or above this are context objects
     nms_iou_threshold: float = 0.6
@@ -84,6 +85,7 @@ class PeopleConfig:
             "candidate_score_threshold",
             "person_threshold",
             "min_posture_score",
+            "min_lying_score",
             "score_threshold",
             "object_score_threshold",
             "nms_iou_threshold",
@@ -278,9 +280,10 @@ class PeopleFinder:
 
         A box the detector itself is sure of (``score_threshold``) is a person, as without a
         model; a weaker one is a person when the model says so (``person_threshold``). The posture
-        is the model's where the model takes the box for a person, else the keypoint rules'; and a
+        is the model's where the model takes the box for a person, else the keypoint rules'; a
         lying verdict of the model gives way to the rules when those see a confident upright body
-        (clear shoulders, hips and knees in an upright line).
+        (clear shoulders, hips and knees in an upright line), and is ``unknown`` when less probable
+        than ``min_lying_score``.
         """
         if not candidates:
             return []
@@ -302,6 +305,8 @@ class PeopleFinder:
                 rules = classify_posture(candidate.keypoints, candidate.detection.box, self.thresholds)
                 if rules.label in ("standing", "sitting") and rules.score >= UPRIGHT_VETO_SCORE:
                     label, score = rules.label, rules.score
+                elif score < config.min_lying_score:  # an unsure "lying" alarms calm photos more than it finds falls
+                    label, score = "unknown", 0.0
             people.append(
                 PersonObservation(
                     box=candidate.detection.box,
