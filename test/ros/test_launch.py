@@ -17,6 +17,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+from waiting import call_service
 
 from face_perception.ros.conversions import bgr_to_image
 
@@ -68,16 +69,8 @@ def peer():
     node.destroy_node()
 
 
-def _call(executor, client, request, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while not client.service_is_ready() and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.1)
-    assert client.service_is_ready(), f"{client.srv_name} not offered"
-    future = client.call_async(request)
-    while not future.done() and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.1)
-    assert future.done(), f"{client.srv_name} did not answer"
-    return future.result()
+def _call(executor, client, request):
+    return call_service(client, request, timeout_s=60.0, spin=lambda: executor.spin_once(timeout_sec=0.1))
 
 
 def _publish_until_answered(node, executor, publisher, answers: list, timeout_s: float) -> bool:

@@ -21,6 +21,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+from waiting import call_service, change_lifecycle_state
 
 from face_perception.ros.conversions import bgr_to_image
 
@@ -142,13 +143,6 @@ def test_signal_while_frames_flow_exits_cleanly(camera, signum):
     assert "Traceback" not in stderr and "Exception in thread" not in stderr, stderr
 
 
-def _call(node: Node, client, request, timeout_s: float = 30.0):
-    assert client.wait_for_service(timeout_sec=timeout_s), f"{client.srv_name} not offered"
-    future = client.call_async(request)
-    assert wait_until(future.done, timeout_s=timeout_s), f"{client.srv_name} did not answer"
-    return future.result()
-
-
 def test_lifecycle_transitions_over_dds(camera):
     child = _start("-p", "autostart:=false", "-p", "tracking.enabled:=false", "-p", "diagnostics.period_s:=0.2")
     node = camera.node
@@ -156,12 +150,10 @@ def test_lifecycle_transitions_over_dds(camera):
     get = node.create_client(GetState, f"{NS}/face_perception/get_state")
 
     def state() -> str:
-        return _call(node, get, GetState.Request()).current_state.label
+        return call_service(get, GetState.Request()).current_state.label
 
-    def transition(transition_id: int) -> None:
-        request = ChangeState.Request()
-        request.transition.id = transition_id
-        assert _call(node, change, request).success, f"transition {transition_id} refused in state {state()}"
+    def transition(transition_id: int, expected: str) -> None:
+        change_lifecycle_state(change, get, transition_id, expected)
 
     try:
         assert state() == "unconfigured"
@@ -169,18 +161,18 @@ def test_lifecycle_transitions_over_dds(camera):
         time.sleep(1.0)
         assert camera.publisher.get_subscription_count() == 0 and camera.faces == []
 
-        transition(Transition.TRANSITION_CONFIGURE)
+        transition(Transition.TRANSITION_CONFIGURE, "inactive")
         assert state() == "inactive"
         assert wait_until(lambda: camera.state_of("face_perception") == "inactive")
         assert camera.publisher.get_subscription_count() == 0
 
-        transition(Transition.TRANSITION_ACTIVATE)
+        transition(Transition.TRANSITION_ACTIVATE, "active")
         assert state() == "active"
         assert wait_until(lambda: len(camera.faces) >= 3, timeout_s=30), "no results while active"
         assert any(msg.faces for msg in camera.faces)
         assert wait_until(lambda: camera.state_of("face_perception") == "active")
 
-        transition(Transition.TRANSITION_DEACTIVATE)
+        transition(Transition.TRANSITION_DEACTIVATE, "inactive")
         assert state() == "inactive"
         assert wait_until(lambda: camera.publisher.get_subscription_count() == 0), "camera still subscribed"
         time.sleep(0.5)
@@ -188,14 +180,16 @@ def test_lifecycle_transitions_over_dds(camera):
         time.sleep(1.5)
         assert len(camera.faces) == count, "results while inactive"
 
-        transition(Transition.TRANSITION_CLEANUP)
+        transition(Transition.TRANSITION_CLEANUP, "unconfigured")
         assert state() == "unconfigured"
-        transition(Transition.TRANSITION_CONFIGURE)
-        transition(Transition.TRANSITION_ACTIVATE)  # again, after the sessions were freed
+        transition(Transition.TRANSITION_CONFIGURE, "inactive")
+        transition(Transition.TRANSITION_ACTIVATE, "active")  # again, after the sessions were freed
         count = len(camera.faces)
         assert wait_until(lambda: len(camera.faces) >= count + 3, timeout_s=30), "no results after reactivation"
 
-        transition(Transition.TRANSITION_ACTIVE_SHUTDOWN)
+        request = ChangeState.Request()
+        request.transition.id = Transition.TRANSITION_ACTIVE_SHUTDOWN
+        change.call_async(request)  # the node exits: its exit code is the answer
         _, stderr = child.communicate(timeout=30)
         assert child.returncode == 0, stderr
         assert "Traceback" not in stderr, stderr
@@ -212,7 +206,7 @@ def test_configure_failure_is_reported_and_leaves_the_node_unconfigured(camera):
     try:
         request = ChangeState.Request()
         request.transition.id = Transition.TRANSITION_CONFIGURE
-        assert not _call(node, change, request).success
+        assert not call_service(change, request).success
 
         def error_reported() -> bool:
             for array in camera.diagnostics:
@@ -240,7 +234,7 @@ def test_namespaced_node_reads_the_shipped_params_file(camera, tmp_path):
 
     client = node.create_client(GetParameters, f"{NS}/robot1/face_perception/get_parameters")
     try:
-        reply = _call(node, client, GetParameters.Request(names=["diagnostics.period_s", "qos.reliability"]))
+        reply = call_service(client, GetParameters.Request(names=["diagnostics.period_s", "qos.reliability"]))
         assert [v.double_value for v in reply.values[:1]] == [0.3]
         assert reply.values[1].string_value == "best_available"
     finally:

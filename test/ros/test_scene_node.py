@@ -23,6 +23,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from scene_data import STANDING_MAN, LabeledPeople, fall_sequence, labeled_photo
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+from waiting import call_service, change_lifecycle_state
 
 from face_perception.ros.conversions import bgr_to_image
 
@@ -286,7 +287,6 @@ def test_scene_yaml_lists_every_parameter_and_configures_the_node():
 
 
 def test_the_executable_waits_for_lifecycle_transitions_without_autostart():
-    from lifecycle_msgs.msg import State as StateMsg
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState, GetState
     from rclpy.executors import SingleThreadedExecutor
@@ -304,20 +304,19 @@ def test_the_executable_waits_for_lifecycle_transitions_without_autostart():
     try:
         get_state = client.create_client(GetState, "/lifecycle_test/scene/get_state")
         change = client.create_client(ChangeState, "/lifecycle_test/scene/change_state")
-        assert get_state.wait_for_service(timeout_sec=30.0), "no lifecycle services"
 
-        def call(service, request):
-            future = service.call_async(request)
-            executor.spin_until_future_complete(future, timeout_sec=30.0)
-            return future.result()
+        def spin() -> None:
+            executor.spin_once(timeout_sec=0.05)
 
-        assert call(get_state, GetState.Request()).current_state.id == StateMsg.PRIMARY_STATE_UNCONFIGURED
-        for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-            assert call(change, ChangeState.Request(transition=Transition(id=transition))).success
-        assert call(get_state, GetState.Request()).current_state.id == StateMsg.PRIMARY_STATE_ACTIVE
+        def state() -> str:
+            return call_service(get_state, GetState.Request(), spin=spin).current_state.label
+
+        assert state() == "unconfigured"
+        change_lifecycle_state(change, get_state, Transition.TRANSITION_CONFIGURE, "inactive", spin=spin)
+        change_lifecycle_state(change, get_state, Transition.TRANSITION_ACTIVATE, "active", spin=spin)
         images = client.create_publisher(Image, "/lifecycle_test/image", 10)
         assert wait_until(lambda: images.get_subscription_count() > 0)
-        assert call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE))).success
+        change_lifecycle_state(change, get_state, Transition.TRANSITION_DEACTIVATE, "inactive", spin=spin)
         assert wait_until(lambda: images.get_subscription_count() == 0)
     finally:
         process.terminate()
