@@ -202,6 +202,7 @@ class _PhotoTally:
     calm_photos: int = 0
     calm_photos_alerted: int = 0
     false_people: int = 0
+    with_a_candidate: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TRUTH_LABELS, 0))
     cpu_seconds: list[float] = field(default_factory=list)
 
 
@@ -215,7 +216,12 @@ def _called(person: Person, on_floor: set[int]) -> str:
 BEFORE = {"posture_model": "", "rotated_detection": "hint"}  # the keypoint rules and turned re-look of before
 
 
-def _tally_photos(analyzer: SceneAnalyzer, chosen: list, turns: dict) -> tuple[_PhotoTally, dict[str, _PhotoTally]]:
+def _tally_photos(
+    analyzer: SceneAnalyzer, chosen: list, turns: dict, finder: PeopleFinder | None = None
+) -> tuple[_PhotoTally, dict[str, _PhotoTally]]:
+    """Tallies of the analysis of ``chosen`` photos, overall and per kind. With ``finder``, also how
+    many labeled people have one of its person candidates at ``MATCH_IOU``: what any decision among
+    the candidates could find at best."""
     tally = _PhotoTally()
     per_kind: dict[str, _PhotoTally] = {}
     for photo in chosen:
@@ -228,6 +234,13 @@ def _tally_photos(analyzer: SceneAnalyzer, chosen: list, turns: dict) -> tuple[_
         kind = per_kind.setdefault(photo.kind, _PhotoTally())
         on_floor = {i for a in result.alerts if a.type == "lying_on_floor" for i in a.people}
         boxes = np.array([p.observation.box.as_list() for p in result.people]).reshape(-1, 4)
+        if finder is not None:
+            candidates, _ = finder.candidates(image)
+            candidate_boxes = np.array([c.detection.box.as_list() for c in candidates]).reshape(-1, 4)
+            for box, label in truth:
+                if len(candidate_boxes) and box_iou(np.array(box.as_list()), candidate_boxes).max() >= MATCH_IOU:
+                    for t in (tally, kind):
+                        t.with_a_candidate[label] += 1
         used: set[int] = set()
         for box, label in sorted(truth, key=lambda t: -t[0].width * t[0].height):
             overlap = box_iou(np.array(box.as_list()), boxes)
@@ -265,9 +278,9 @@ def eval_falls_photos(
         chosen = chosen[:: max(1, len(chosen) // limit)][:limit]
     cache = out / "upright_turns.json"
     turns = upright_turns(chosen if limit else photos, finder.detector, read_image, None if limit else cache)
-    tally, per_kind = _tally_photos(SceneAnalyzer(SceneConfig().validate(), finder), chosen, turns)
+    tally, per_kind = _tally_photos(SceneAnalyzer(SceneConfig().validate(), finder), chosen, turns, finder)
     before_finder = PeopleFinder.from_store(PeopleConfig(**BEFORE), store)
-    before, _ = _tally_photos(SceneAnalyzer(SceneConfig().validate(), before_finder), chosen, turns)
+    before, _ = _tally_photos(SceneAnalyzer(SceneConfig().validate(), before_finder), chosen, turns, before_finder)
 
     def summary(t: _PhotoTally) -> dict[str, float]:
         rows = t.confusion
@@ -281,6 +294,8 @@ def eval_falls_photos(
             "people_found": found / max(people, 1),
             "fallen_people": falls,
             "fallen_found": (falls - rows["fall"]["not found"]) / max(falls, 1),
+            "people_with_a_candidate": sum(t.with_a_candidate.values()) / max(people, 1),
+            "fallen_with_a_candidate": t.with_a_candidate["fall"] / max(falls, 1),
             "fallen_called_lying": (rows["fall"]["lying on the floor"] + rows["fall"]["lying on furniture"])
             / max(falls, 1),
             "fallen_called_lying_on_floor": rows["fall"]["lying on the floor"] / max(falls, 1),
@@ -313,6 +328,8 @@ def eval_falls_photos(
     keys = [
         ("people found (IoU >= 0.5)", "people_found"),
         ("fallen people found", "fallen_found"),
+        ("people with a person candidate at IoU >= 0.5 (the most any decision could find)", "people_with_a_candidate"),
+        ("fallen people with a person candidate", "fallen_with_a_candidate"),
         ("fallen people called lying", "fallen_called_lying"),
         ("fallen people called lying on the floor", "fallen_called_lying_on_floor"),
         ("sitting or standing people called lying", "sitting_or_standing_called_lying"),

@@ -229,6 +229,9 @@ def test_falls_photos_evaluation_counts_people_postures_and_alerts(tmp_path):
     assert overall["people"] == sum(sum(row.values()) for row in confusion.values()) >= 12
     assert overall["photos_with_a_fall"] + overall["calm_photos"] == 12
     assert overall["people_found"] >= 0.5  # most people of real photos are found
+    for measured in (overall, metrics["before"]):  # a person found is a candidate kept: the ceiling holds
+        assert measured["people_found"] <= measured["people_with_a_candidate"] <= 1.0
+        assert measured["fallen_found"] <= measured["fallen_with_a_candidate"] <= 1.0
     assert confusion["sit"]["lying on the floor"] + confusion["stand"]["lying on the floor"] <= 1
     assert "before" in metrics and any("Confusion" in line for line in lines)
 
